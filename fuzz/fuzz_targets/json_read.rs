@@ -21,6 +21,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(score) = from_tone_json(text) {
         let json = to_tone_json(&score).expect("a score that reads is valid");
         let again = from_tone_json(&json).expect("what we write reads back");
-        assert_eq!(again.tracks.len(), score.rescaled(480).tracks.len());
+        let expected = score.rescaled(480);
+        assert_eq!(again.tracks.len(), expected.tracks.len());
+        for (a, b) in again.tracks.iter().zip(&expected.tracks) {
+            assert_eq!(a.notes, b.notes, "tone JSON round trip changed notes");
+        }
     }
 });

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use leitmotif_score::analysis::{BarStats, analyze};
-use leitmotif_score::theory::Key;
+use leitmotif_score::theory::{Key, PitchClass, Spelling};
 use leitmotif_score::time::{BarMap, TempoMap};
-use leitmotif_score::tone::{instrument_name, note_name};
+use leitmotif_score::tone::instrument_name;
 use leitmotif_score::{MelodyDocument, Role};
 use serde::Serialize;
 
@@ -25,6 +25,8 @@ pub struct Report {
     estimated_key: Option<String>,
     key_correlation: Option<f64>,
     tracks: Vec<TrackRow>,
+    #[serde(skip)]
+    spelling: Spelling,
     overall: BarStats,
     per_bar: Vec<BarStats>,
 }
@@ -53,6 +55,11 @@ impl Report {
     pub fn new(path: &Path, doc: &MelodyDocument) -> Self {
         let score = &doc.score;
         let analysis = analyze(score);
+        let key = analysis
+            .stated_key
+            .or(analysis.estimated_key.as_ref().map(|e| e.key));
+        let spelling = key.map_or(Spelling::Sharps, |k| k.spelling());
+        let name = |pitch: u8| pitch_name(pitch, spelling);
         let bar_map = BarMap::new(score);
         let tempo_map = TempoMap::new(score);
         let tracks = score
@@ -73,8 +80,8 @@ impl Report {
                         instrument_name(t.program)
                     },
                     notes: t.notes.len(),
-                    lowest: lowest.filter(|_| !drums).map(note_name),
-                    highest: highest.filter(|_| !drums).map(note_name),
+                    lowest: lowest.filter(|_| !drums).map(name),
+                    highest: highest.filter(|_| !drums).map(name),
                 }
             })
             .collect();
@@ -118,6 +125,7 @@ impl Report {
             estimated_key: analysis.estimated_key.as_ref().map(|e| e.key.name()),
             key_correlation: analysis.estimated_key.as_ref().map(|e| e.correlation),
             tracks,
+            spelling,
             overall: analysis.overall,
             per_bar: analysis.bars,
         }
@@ -198,7 +206,13 @@ impl Report {
         for bar in &self.per_bar {
             let range = bar.pitch_range.map_or_else(
                 || "-".to_owned(),
-                |(lo, hi)| format!("{}-{}", note_name(lo), note_name(hi)),
+                |(lo, hi)| {
+                    format!(
+                        "{}-{}",
+                        pitch_name(lo, self.spelling),
+                        pitch_name(hi, self.spelling)
+                    )
+                },
             );
             let mean = bar
                 .mean_pitch
@@ -223,4 +237,10 @@ fn list_or(items: &[String], fallback: &str) -> String {
     } else {
         items.join(", ")
     }
+}
+
+/// A pitch's name spelled for the key, octave 4 starting at middle C ("Bb3", "F#5").
+fn pitch_name(pitch: u8, spelling: Spelling) -> String {
+    let octave = i32::from(pitch / 12) - 1;
+    format!("{}{octave}", PitchClass::from_midi(pitch).name(spelling))
 }

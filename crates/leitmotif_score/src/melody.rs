@@ -124,6 +124,20 @@ impl MelodyDocument {
                 expected: MELODY_FORMAT,
             });
         }
+        if let Some(generation) = &self.generation {
+            for (name, value) in &generation.controls {
+                let finite = match value {
+                    ControlValue::Number(x) => x.is_finite(),
+                    ControlValue::Numbers(xs) => xs.iter().all(|x| x.is_finite()),
+                    ControlValue::Bool(_) | ControlValue::Text(_) => true,
+                };
+                if !finite {
+                    return Err(DocumentError::Value(format!(
+                        "control {name:?} is not a finite number"
+                    )));
+                }
+            }
+        }
         self.score.validate()?;
         Ok(self)
     }

@@ -1,0 +1,132 @@
+//! The `leitmotif` binary: conversions between every format, the inspect report, and
+//! exit code 2 with a one-line message on bad input, leaving no file behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn leitmotif(args: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leitmotif"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run leitmotif: {e}"))
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples/chorale_bwv_101_7.mid")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn converts_through_every_format_and_back() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let original = leitmotif_score::read_score(&example()).unwrap_or_else(|e| panic!("{e}"));
+    let mut previous = example();
+    for name in [
+        "a.melody.json",
+        "b.melody.ron",
+        "c.tone.json",
+        "d.MID",
+        "e.midi",
+    ] {
+        let next = dir.path().join(name);
+        let out = leitmotif(&[Path::new("convert"), &previous, &next]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let score = leitmotif_score::read_score(&next).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(score, original, "converting to {name} changed the score");
+        previous = next;
+    }
+}
+
+#[test]
+fn inspect_reports_text_and_json() {
+    let out = leitmotif(&[Path::new("inspect"), &example()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "tracks:   4",
+        "Soprano",
+        "melody",
+        "D minor",
+        "4/4",
+        "bar  meter",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let out = leitmotif(&[Path::new("inspect"), &example(), Path::new("--json")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    assert_eq!(json["tracks"].as_array().map(Vec::len), Some(4));
+    assert_eq!(json["estimated_key"], "D minor");
+    let bars = json["bars"].as_u64().unwrap_or(0);
+    assert_eq!(
+        json["per_bar"].as_array().map(Vec::len),
+        Some(usize::try_from(bars).unwrap_or(0))
+    );
+    assert!(json["per_bar"][0]["notes_per_quarter"].as_f64().is_some());
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let broken = dir.path().join("broken.mid");
+    let mut bytes = std::fs::read(example()).unwrap_or_default();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&broken, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let not_json = dir.path().join("x.melody.json");
+    std::fs::write(&not_json, "{\"format\": \"leitmotif/1\", \"scor\": {}}")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = dir.path().join("out.tone.json");
+    let cases: [(&[&Path], &str); 5] = [
+        (&[Path::new("convert"), &broken, &target], "truncated"),
+        (
+            &[Path::new("convert"), &not_json, &target],
+            "unknown field `scor`",
+        ),
+        (
+            &[
+                Path::new("convert"),
+                &example(),
+                &dir.path().join("out.wav"),
+            ],
+            "unknown file type",
+        ),
+        (
+            &[Path::new("inspect"), &dir.path().join("missing.mid")],
+            "missing.mid",
+        ),
+        (
+            &[Path::new("inspect"), &dir.path().join("notes.txt")],
+            "unknown file type",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = leitmotif(args);
+        let message = stderr(&out);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        if !expected.ends_with(".mid") {
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {message}");
+        }
+        assert_eq!(message.lines().count(), 1, "{args:?}: {message}");
+        assert!(
+            message.starts_with("error: ") && message.contains(expected),
+            "{args:?}: {message}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        2,
+        "a failed conversion left files behind: {left:?}"
+    );
+    let out = leitmotif(&[Path::new("convert")]);
+    assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
+}
