@@ -1,0 +1,233 @@
+//! Backend selection, in one place.
+//!
+//! The models are generic over burn's [`Backend`](burn::tensor::backend::Backend); this module
+//! names the concrete backends Leitmotif uses and picks one at run time:
+//!
+//! - [`CpuBackend`] (burn's pure-Rust `Flex`): the inference default and the test backend.
+//! - [`GpuBackend`] (burn's `Wgpu`): inference on a GPU (or on Mesa's lavapipe in CI).
+//! - [`TrainBackend`]: `Autodiff<NdArray>`, measured faster than `Autodiff<Flex>` for
+//!   training on the project's 2-core machines (see the crate's `train_step` benchmark).
+//!
+//! [`BackendChoice::resolve`] probes for a wgpu adapter without panicking.
+
+use burn::backend::wgpu::WgpuDevice;
+use burn::backend::{Autodiff, Flex, NdArray, Wgpu};
+
+/// The CPU inference backend: burn's pure-Rust `Flex`.
+pub type CpuBackend = Flex;
+
+/// The device of [`CpuBackend`].
+pub type CpuDevice = burn::backend::flex::FlexDevice;
+
+/// The GPU inference backend: burn's `Wgpu` (Vulkan on Linux and Windows, Metal on macOS).
+pub type GpuBackend = Wgpu;
+
+/// The CPU training backend.
+///
+/// `Autodiff<NdArray>` trained both models faster than `Autodiff<Flex>` on the 2-core
+/// reference machine (numbers in the crate docs); re-run
+/// `cargo bench -p leitmotif_model --bench train_step` before changing it.
+pub type TrainBackend = Autodiff<NdArray>;
+
+/// The device of [`TrainBackend`].
+pub type TrainDevice = burn::backend::ndarray::NdArrayDevice;
+
+/// `Autodiff<Flex>`, the pure-Rust alternative to [`TrainBackend`] (used by tests and the
+/// benchmark).
+pub type FlexTrainBackend = Autodiff<Flex>;
+
+/// Which backend the caller asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// A hardware wgpu adapter if one exists, else the CPU backend.
+    ///
+    /// Software adapters (Mesa's lavapipe) are skipped: Flex is far faster on the same CPU.
+    #[default]
+    Auto,
+    /// Any wgpu adapter, software ones included; an error if there is none.
+    Wgpu,
+    /// The CPU backend ([`CpuBackend`]).
+    Cpu,
+}
+
+/// The kind of a wgpu adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// A discrete GPU.
+    DiscreteGpu,
+    /// A GPU integrated with the CPU.
+    IntegratedGpu,
+    /// A virtualised GPU.
+    VirtualGpu,
+    /// A software rasteriser running on the CPU (such as Mesa's lavapipe).
+    Cpu,
+    /// Anything else the driver reports.
+    Other,
+}
+
+impl AdapterKind {
+    /// Whether the adapter is real graphics hardware.
+    pub fn is_hardware(self) -> bool {
+        matches!(
+            self,
+            Self::DiscreteGpu | Self::IntegratedGpu | Self::VirtualGpu
+        )
+    }
+}
+
+/// A wgpu adapter found by [`probe_wgpu`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WgpuAdapter {
+    /// The adapter's name as the driver reports it.
+    pub name: String,
+    /// The adapter's kind.
+    pub kind: AdapterKind,
+    /// The graphics API it runs on (`"Vulkan"`, `"Metal"`, ...).
+    pub api: String,
+}
+
+impl WgpuAdapter {
+    /// The burn device that selects this adapter.
+    pub fn device(&self) -> WgpuDevice {
+        match self.kind {
+            AdapterKind::DiscreteGpu => WgpuDevice::DiscreteGpu(0),
+            AdapterKind::IntegratedGpu => WgpuDevice::IntegratedGpu(0),
+            AdapterKind::VirtualGpu => WgpuDevice::VirtualGpu(0),
+            AdapterKind::Cpu => WgpuDevice::Cpu,
+            AdapterKind::Other => WgpuDevice::DefaultDevice,
+        }
+    }
+}
+
+/// The backend [`BackendChoice::resolve`] settled on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedBackend {
+    /// Use [`GpuBackend`] on [`WgpuAdapter::device`].
+    Wgpu(WgpuAdapter),
+    /// Use [`CpuBackend`] on its default device.
+    Cpu,
+}
+
+/// Errors from backend selection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// [`BackendChoice::Wgpu`] was asked for but no adapter exists.
+    #[error(
+        "no wgpu adapter found for {api}; on Linux without a GPU install Mesa's lavapipe \
+         (Debian package `mesa-vulkan-drivers`)"
+    )]
+    NoWgpuAdapter {
+        /// The graphics API that was probed.
+        api: &'static str,
+    },
+}
+
+impl BackendChoice {
+    /// Picks the backend to run on, probing for a wgpu adapter where needed.
+    ///
+    /// # Errors
+    ///
+    /// [`BackendError::NoWgpuAdapter`] when [`BackendChoice::Wgpu`] is asked for and no
+    /// adapter exists. `Auto` never fails: it falls back to the CPU.
+    pub fn resolve(self) -> Result<ResolvedBackend, BackendError> {
+        match self {
+            Self::Cpu => Ok(ResolvedBackend::Cpu),
+            Self::Wgpu => probe_wgpu()
+                .into_iter()
+                .next()
+                .map(ResolvedBackend::Wgpu)
+                .ok_or(BackendError::NoWgpuAdapter {
+                    api: graphics_api_name(),
+                }),
+            Self::Auto => Ok(probe_wgpu()
+                .into_iter()
+                .find(|adapter| adapter.kind.is_hardware())
+                .map_or(ResolvedBackend::Cpu, ResolvedBackend::Wgpu)),
+        }
+    }
+}
+
+/// Lists the wgpu adapters burn's [`GpuBackend`] could use, best first; never panics.
+///
+/// Hardware adapters come before software ones. The probe uses the graphics API that burn's
+/// default `Wgpu` backend uses on this platform (Vulkan, or Metal on macOS).
+pub fn probe_wgpu() -> Vec<WgpuAdapter> {
+    let backends = graphics_api_backends();
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    let mut adapters: Vec<WgpuAdapter> =
+        futures_lite::future::block_on(instance.enumerate_adapters(backends))
+            .into_iter()
+            .map(|adapter| {
+                let info = adapter.get_info();
+                WgpuAdapter {
+                    name: info.name,
+                    kind: match info.device_type {
+                        wgpu::DeviceType::DiscreteGpu => AdapterKind::DiscreteGpu,
+                        wgpu::DeviceType::IntegratedGpu => AdapterKind::IntegratedGpu,
+                        wgpu::DeviceType::VirtualGpu => AdapterKind::VirtualGpu,
+                        wgpu::DeviceType::Cpu => AdapterKind::Cpu,
+                        wgpu::DeviceType::Other => AdapterKind::Other,
+                    },
+                    api: format!("{:?}", info.backend),
+                }
+            })
+            .collect();
+    adapters.sort_by_key(|adapter| match adapter.kind {
+        AdapterKind::DiscreteGpu => 0,
+        AdapterKind::IntegratedGpu => 1,
+        AdapterKind::VirtualGpu => 2,
+        AdapterKind::Other => 3,
+        AdapterKind::Cpu => 4,
+    });
+    tracing::debug!(?adapters, "probed wgpu adapters");
+    adapters
+}
+
+/// The wgpu backends that burn's `AutoGraphicsApi` uses on this platform.
+fn graphics_api_backends() -> wgpu::Backends {
+    if cfg!(target_os = "macos") {
+        wgpu::Backends::METAL
+    } else {
+        wgpu::Backends::VULKAN
+    }
+}
+
+fn graphics_api_name() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "Metal"
+    } else {
+        "Vulkan"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_always_resolves() {
+        assert_eq!(
+            BackendChoice::Cpu.resolve().ok(),
+            Some(ResolvedBackend::Cpu)
+        );
+    }
+
+    #[test]
+    fn auto_never_fails_and_skips_software_adapters() {
+        match BackendChoice::Auto.resolve() {
+            Ok(ResolvedBackend::Cpu) => {}
+            Ok(ResolvedBackend::Wgpu(adapter)) => assert!(adapter.kind.is_hardware()),
+            Err(err) => panic!("Auto must not fail: {err}"),
+        }
+    }
+
+    #[test]
+    fn wgpu_choice_matches_probe() {
+        let found = !probe_wgpu().is_empty();
+        assert_eq!(BackendChoice::Wgpu.resolve().is_ok(), found);
+    }
+}
