@@ -37,7 +37,7 @@ fn main() {
     let wanted =
         |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     println!(
-        "threads: rayon {}, batch {BATCH} x seq {SEQ}, vocab {VOCAB}, {steps} timed steps",
+        "threads: rayon {}, batch {BATCH} x seq {SEQ}, vocab {VOCAB}, fastest of {steps} steps",
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into())
     );
     println!(
@@ -45,7 +45,7 @@ fn main() {
         "case", "params", "MB f32", "fwd ms", "step ms", "tokens/s", "4M tok"
     );
 
-    let rnns = [(256, 1), (256, 2), (384, 1), (384, 2)];
+    let rnns = [(256, 1), (256, 2), (320, 2), (384, 1), (384, 2)];
     let transformers = [128, 160, 192];
     for (hidden, layers) in rnns {
         let config = MelodyRnnConfig::new(VOCAB)
@@ -77,7 +77,7 @@ fn main() {
     println!();
     println!(
         "{:<44} {:>12} {:>12} {:>12}",
-        "case (Flex, prompt 32, 256 steps)", "prefill ms", "batch 1 t/s", "batch 4 t/s"
+        "case (Flex, prompt 32, then 256 steps)", "prefill ms", "batch 1 t/s", "batch 4 t/s"
     );
     for (hidden, layers) in [(256, 2), (384, 1)] {
         let name = format!("decode rnn h{hidden} x{layers}");
@@ -90,7 +90,7 @@ fn main() {
         }
     }
     for d_model in transformers {
-        for layout in [KvLayout::Preallocated, KvLayout::Concat] {
+        for layout in [KvLayout::Concat, KvLayout::Preallocated] {
             let name = format!("decode transformer d{d_model} {layout:?}");
             if wanted(&name) {
                 let config = MotifTransformerConfig::new(VOCAB).with_d_model(d_model);
@@ -119,7 +119,7 @@ where
     let device = B::Device::default();
     B::seed(&device, 0);
     let mut model = config.init_model::<B>(&device);
-    let bytes = to_bytes::<B, C>(&model).map(|b| b.len()).unwrap_or(0);
+    let bytes = to_bytes(&model).map(|b| b.len()).unwrap_or(0);
     let params = model.num_params();
     let mut optimizer = AdamConfig::new().init::<B, C::Model<B>>();
     let batch = random_tokens::<B>(BATCH, SEQ + 1, &device);
@@ -135,11 +135,13 @@ where
     let _ = loss.into_scalar();
     let forward = started.elapsed();
 
-    let started = Instant::now();
+    // The fastest step: other processes on a shared 2-core machine only ever slow one down.
+    let mut step = Duration::MAX;
     for _ in 0..steps {
+        let started = Instant::now();
         (model, _) = train_step(model, &mut optimizer, batch.clone(), 1e-3, None);
+        step = step.min(started.elapsed());
     }
-    let step = started.elapsed() / steps as u32;
     let tokens_per_s = (BATCH * SEQ) as f64 / step.as_secs_f64();
     println!(
         "{name:<44} {params:>9} {:>8.2} {:>9.0} {:>9.0} {tokens_per_s:>10.0} {:>7.0} min",
@@ -170,16 +172,20 @@ where
         if batch == 1 {
             prefill_ms = ms(started.elapsed());
         }
-        let steps = 256;
-        let started = Instant::now();
+        // 256 steps in 4 rounds; the fastest round counts.
         let mut token = Tensor::<Flex, 1, Int>::zeros([batch], &device);
-        for _ in 0..steps {
-            let logits = model.step(token, &mut state).expect("step");
-            // Greedy, read back as a generation loop would.
-            token = logits.argmax(1).reshape([batch]);
-            let _ = token.to_data();
+        let mut best = 0.0f64;
+        for _ in 0..4 {
+            let started = Instant::now();
+            for _ in 0..64 {
+                let logits = model.step(token, &mut state).expect("step");
+                // Greedy, read back as a generation loop would.
+                token = logits.argmax(1).reshape([batch]);
+                let _ = token.to_data();
+            }
+            best = best.max((batch * 64) as f64 / started.elapsed().as_secs_f64());
         }
-        rates.push((batch * steps) as f64 / started.elapsed().as_secs_f64());
+        rates.push(best);
     }
     println!(
         "{name:<44} {prefill_ms:>12.1} {:>12.0} {:>12.0}",

@@ -5,13 +5,14 @@
 //!
 //! - [`CpuBackend`] (burn's pure-Rust `Flex`): the inference default and the test backend.
 //! - [`GpuBackend`] (burn's `Wgpu`): inference on a GPU (or on Mesa's lavapipe in CI).
-//! - [`TrainBackend`]: `Autodiff<NdArray>`, measured faster than `Autodiff<Flex>` for
-//!   training on the project's 2-core machines (see the crate's `train_step` benchmark).
+//! - [`TrainBackend`]: `Autodiff<Flex>`, measured as fast as or faster than
+//!   `Autodiff<NdArray>` for both models on the project's 2-core machines (see the crate's
+//!   `train_step` benchmark).
 //!
 //! [`BackendChoice::resolve`] probes for a wgpu adapter without panicking.
 
 use burn::backend::wgpu::WgpuDevice;
-use burn::backend::{Autodiff, Flex, NdArray, Wgpu};
+use burn::backend::{Autodiff, Flex, Wgpu};
 
 /// The CPU inference backend: burn's pure-Rust `Flex`.
 pub type CpuBackend = Flex;
@@ -22,19 +23,19 @@ pub type CpuDevice = burn::backend::flex::FlexDevice;
 /// The GPU inference backend: burn's `Wgpu` (Vulkan on Linux and Windows, Metal on macOS).
 pub type GpuBackend = Wgpu;
 
-/// The CPU training backend.
+/// The CPU training backend: `Autodiff<Flex>`.
 ///
-/// `Autodiff<NdArray>` trained both models faster than `Autodiff<Flex>` on the 2-core
-/// reference machine (numbers in the crate docs); re-run
+/// With Flex's `rayon` feature on (this crate turns it on), `Autodiff<Flex>` trained the LSTM
+/// 1.4–1.6× faster than `Autodiff<NdArray>` and the transformer about as fast (within the ±15 %
+/// noise), on the 2-core reference machine; the crate docs have the table. Re-run
 /// `cargo bench -p leitmotif_model --bench train_step` before changing it.
-pub type TrainBackend = Autodiff<NdArray>;
+pub type TrainBackend = Autodiff<Flex>;
 
 /// The device of [`TrainBackend`].
-pub type TrainDevice = burn::backend::ndarray::NdArrayDevice;
+pub type TrainDevice = CpuDevice;
 
-/// `Autodiff<Flex>`, the pure-Rust alternative to [`TrainBackend`] (used by tests and the
-/// benchmark).
-pub type FlexTrainBackend = Autodiff<Flex>;
+/// The GPU training backend: `Autodiff<Wgpu>`.
+pub type GpuTrainBackend = Autodiff<Wgpu>;
 
 /// Which backend the caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -38,7 +38,7 @@ pub struct FusedLstmConfig {
 }
 
 impl FusedLstmConfig {
-    /// Creates the layer with PyTorch's LSTM initialisation, `U(-1/√fan_in, 1/√fan_in)`, and the
+    /// Creates the layer with the initialisation of `torch.nn.LSTM`, `U(-1/√fan_in, 1/√fan_in)`, and the
     /// forget-gate bias set to [`forget_bias`](Self::forget_bias).
     pub fn init<B: Backend>(&self, device: &B::Device) -> FusedLstm<B> {
         let d = self.d_hidden;

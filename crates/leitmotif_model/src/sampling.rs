@@ -221,7 +221,7 @@ mod tests {
         // If this fails after a `rand` upgrade changed `StdRng`'s stream, or after a deliberate
         // change to the sampling order, update GOLDEN: seeded generation stays reproducible
         // within one build, which is what the game relies on.
-        const GOLDEN: [usize; 16] = [1, 3, 1, 4, 3, 1, 0, 3, 1, 4, 1, 3, 3, 1, 3, 3];
+        const GOLDEN: [usize; 16] = [3, 3, 3, 3, 1, 3, 3, 4, 1, 1, 0, 3, 3, 1, 3, 1];
         let top_k = Sampling::TopK {
             k: 4,
             temperature: 1.0,

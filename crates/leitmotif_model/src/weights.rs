@@ -91,7 +91,7 @@ pub fn save<B: Backend, C: ModelConfig>(
     model: &C::Model<B>,
     weights: &Path,
 ) -> Result<(), WeightsError> {
-    let bytes = to_bytes::<B, C>(model)?;
+    let bytes = to_bytes(model)?;
     std::fs::write(weights, bytes).map_err(|source| WeightsError::Write {
         path: weights.to_path_buf(),
         source,
@@ -141,7 +141,7 @@ pub fn load_bytes<B: Backend, C: ModelConfig>(
     load_store::<B, C>(config_json, store, device)
 }
 
-/// Loads a model embedded in the binary, without copying the weights:
+/// Loads a model embedded in the binary (burn reads the static bytes in place, zero-copy):
 /// `load_static::<B, C>(include_bytes!("melody.json"), include_bytes!("melody.bpk"), &device)`.
 ///
 /// # Errors
@@ -160,7 +160,7 @@ pub fn load_static<B: Backend, C: ModelConfig>(
 /// # Errors
 ///
 /// [`WeightsError::Corrupt`] if burn fails to encode the tensors.
-pub fn to_bytes<B: Backend, C: ModelConfig>(model: &C::Model<B>) -> Result<Vec<u8>, WeightsError> {
+pub fn to_bytes<B: Backend, M: Module<B>>(model: &M) -> Result<Vec<u8>, WeightsError> {
     let mut store = BurnpackStore::from_bytes(None);
     model.save_into(&mut store).map_err(WeightsError::Corrupt)?;
     let bytes = store.get_bytes().map_err(WeightsError::Corrupt)?;

@@ -6,8 +6,8 @@ use burn::optim::AdamConfig;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use leitmotif_model::{
-    CpuBackend, FlexTrainBackend, KvCache, KvLayout, LanguageModel, MelodyRnnConfig, ModelError,
-    MotifTransformerConfig, RnnState, train_step,
+    CpuBackend, KvCache, KvLayout, LanguageModel, MelodyRnnConfig, ModelError,
+    MotifTransformerConfig, RnnState, TrainBackend, train_step,
 };
 
 type B = CpuBackend;
@@ -173,19 +173,32 @@ where
 #[test]
 fn rnn_overfits_one_batch() {
     let device = Default::default();
-    FlexTrainBackend::seed(&device, 1);
+    TrainBackend::seed(&device, 1);
     let model = MelodyRnnConfig::tiny(VOCAB)
         .with_dropout(0.0)
-        .init::<FlexTrainBackend>(&device);
+        .init::<TrainBackend>(&device);
     assert_overfits(model, 1e-2);
 }
 
 #[test]
 fn transformer_overfits_one_batch() {
     let device = Default::default();
-    FlexTrainBackend::seed(&device, 1);
+    TrainBackend::seed(&device, 1);
     let model = MotifTransformerConfig::tiny(VOCAB)
         .with_dropout(0.0)
-        .init::<FlexTrainBackend>(&device);
+        .init::<TrainBackend>(&device);
     assert_overfits(model, 3e-3);
+}
+
+#[test]
+fn configs_count_parameters_like_burn() {
+    use burn::module::Module;
+    let device = Default::default();
+    let rnn = MelodyRnnConfig::tiny(VOCAB).with_n_layers(2);
+    assert_eq!(rnn.num_params(), rnn.init::<B>(&device).num_params());
+    let transformer = MotifTransformerConfig::tiny(VOCAB);
+    assert_eq!(
+        transformer.num_params(),
+        transformer.init::<B>(&device).num_params()
+    );
 }

@@ -47,7 +47,7 @@ fn file_round_trip_keeps_config_and_outputs() {
 fn bytes_and_static_round_trip() {
     let config = MelodyRnnConfig::tiny(12);
     let model = config.init::<B>(&Default::default());
-    let bytes = weights::to_bytes::<B, MelodyRnnConfig>(&model).unwrap();
+    let bytes = weights::to_bytes(&model).unwrap();
     let json = weights::config_json(&config);
     let expected: Vec<f32> = model.forward(sample_tokens()).into_data().to_vec().unwrap();
 
@@ -158,7 +158,7 @@ fn config_that_does_not_fit_the_weights_is_a_mismatch() {
     ));
     // RNN weights under a transformer config.
     let rnn = MelodyRnnConfig::tiny(12).init::<B>(&Default::default());
-    let rnn_bytes = weights::to_bytes::<B, MelodyRnnConfig>(&rnn).unwrap();
+    let rnn_bytes = weights::to_bytes(&rnn).unwrap();
     std::fs::write(
         config_path(&path),
         weights::config_json(&MotifTransformerConfig::tiny(12)),

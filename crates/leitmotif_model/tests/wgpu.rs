@@ -34,7 +34,7 @@ where
 {
     let Some(device) = wgpu_device() else { return };
     let cpu_model = config.init_model::<CpuBackend>(&Default::default());
-    let bytes = weights::to_bytes::<CpuBackend, C>(&cpu_model).unwrap();
+    let bytes = weights::to_bytes(&cpu_model).unwrap();
     let json = weights::config_json(config);
     let (_, gpu_model) =
         weights::load_bytes::<GpuBackend, C>(json.as_bytes(), bytes, &device).unwrap();

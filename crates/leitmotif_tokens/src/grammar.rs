@@ -155,6 +155,9 @@ impl Grammar {
             Token::Position(p) if self.onset.is_some_and(|o| p <= o) => {
                 Err(format!("position {p} not after {:?}", self.onset))
             }
+            Token::Velocity(_) if self.phase == Phase::Body && !self.chord_room() => {
+                Err("no pitch is left above the chord for a new velocity".to_owned())
+            }
             Token::Pitch(p) => {
                 let pitched = self.layer.is_some_and(Layer::is_pitched);
                 let absolute = u16::from(p) + if pitched { u16::from(self.tonic) } else { 0 };
@@ -168,6 +171,17 @@ impl Grammar {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Whether a note can still be added above the current chord (same onset).
+    fn chord_room(&self) -> bool {
+        let tonic = if self.layer.is_some_and(Layer::is_pitched) {
+            u16::from(self.tonic)
+        } else {
+            0
+        };
+        self.last_pitch
+            .is_none_or(|last| u16::from(last) + 1 + tonic <= 127)
     }
 
     /// Moves past `token`.

@@ -56,6 +56,7 @@ mod decode;
 mod encode;
 mod error;
 pub mod grammar;
+pub mod ngram;
 pub mod vocab;
 
 pub use controls::{BarControls, bar_controls};
