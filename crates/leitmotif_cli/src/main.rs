@@ -4,6 +4,7 @@
 //! naming the problem), 1 when the operating system fails us (disk full, permissions).
 
 mod inspect;
+mod models;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,6 +31,10 @@ enum Command {
         /// The file to write (replaced atomically).
         output: PathBuf,
     },
+    /// Train a model on a folder of .mid files.
+    Train(models::TrainArgs),
+    /// Score a model: bits per token against a 5-gram baseline, and control accuracy.
+    Eval(models::EvalArgs),
     /// Print a score's tracks, tempo, meter, key, bars and per-bar density and range.
     Inspect {
         /// The file to read (.mid, .midi, .melody.json, .melody.ron or .tone.json).
@@ -40,28 +45,59 @@ enum Command {
     },
 }
 
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A bad score file.
+    #[error(transparent)]
+    Score(#[from] Error),
+    /// Training, evaluation or generation failed.
+    #[error(transparent)]
+    Train(#[from] leitmotif_train::TrainError),
+    /// An option out of range.
+    #[error("{0}")]
+    Usage(String),
+    /// A read or write failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl CliError {
+    /// 1 when the operating system failed, 2 for bad input.
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Score(Error::Io { .. }) | CliError::Io { .. } => 1,
+            CliError::Train(leitmotif_train::TrainError::Io { .. }) => 1,
+            _ => 2,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = match e {
-                Error::Io { .. } => 1,
-                _ => 2,
-            };
             // One line: the message names the file and the problem.
             let message = e.to_string().replace('\n', " ");
             let _ = writeln!(std::io::stderr(), "error: {message}");
-            ExitCode::from(code)
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
+        Command::Train(args) => models::train(&args),
+        Command::Eval(args) => models::eval(&args),
         Command::Convert { input, output } => {
             if FileFormat::from_path(&output).is_none() {
-                return Err(Error::UnknownExtension(output));
+                return Err(Error::UnknownExtension(output).into());
             }
             let doc = read_document(&input)?;
             write_document(&output, &doc)?;
@@ -88,7 +124,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             };
             // A closed pipe (`leitmotif inspect x.mid | head`) is not an error worth reporting.
             match written {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Io {
                     path: PathBuf::from("<stdout>"),
                     source: e,
                 }),

@@ -130,3 +130,103 @@ fn bad_input_exits_2_with_one_line_and_leaves_nothing() {
     let out = leitmotif(&[Path::new("convert")]);
     assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
 }
+
+#[test]
+fn train_resume_and_eval_a_tiny_model() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
+    let chorales =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/parts/bach_chorales");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&chorales)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for path in files.iter().take(40) {
+        std::fs::copy(path, data.join(path.file_name().unwrap_or_default()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = dir.path().join("out");
+    let train = |extra: &[&str]| {
+        let mut args: Vec<&Path> = [
+            "train",
+            "--model",
+            "transformer",
+            "--preset",
+            "tiny",
+            "--batch",
+            "4",
+            "--seq-len",
+            "64",
+            "--data",
+        ]
+        .iter()
+        .map(Path::new)
+        .collect();
+        args.push(&data);
+        args.push(Path::new("--out"));
+        args.push(&out);
+        args.extend(extra.iter().map(Path::new));
+        leitmotif(&args)
+    };
+    let first = train(&["--epochs", "0.5"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let resumed = train(&["--epochs", "1", "--resume"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("motif_transformer.summary.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("summary: {e}"));
+    assert_eq!(
+        summary["validation_history"].as_array().map(Vec::len),
+        Some(2),
+        "one validation per epoch"
+    );
+    let history: Vec<f64> = summary["validation_history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    assert!(
+        history[1] < history[0],
+        "validation loss should fall: {history:?}"
+    );
+
+    let weights = out.join("motif_transformer.bpk");
+    let eval = leitmotif(&[
+        Path::new("eval"),
+        Path::new("--data"),
+        &data,
+        Path::new("--model"),
+        &weights,
+        Path::new("--json"),
+        Path::new("--samples"),
+        Path::new("1"),
+    ]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    let report: serde_json::Value =
+        serde_json::from_slice(&eval.stdout).unwrap_or_else(|e| panic!("eval --json: {e}"));
+    assert!(report["tokens"].as_u64().is_some_and(|n| n > 100));
+    for key in ["model_bits_per_token", "ngram_bits_per_token"] {
+        assert!(
+            report[key].as_f64().is_some_and(|b| b > 0.0 && b < 20.0),
+            "{key}: {report}"
+        );
+    }
+    for control in ["density", "register", "intensity", "key"] {
+        assert!(
+            report["control_accuracy"][control]
+                .as_f64()
+                .is_some_and(|a| (0.0..=1.0).contains(&a)),
+            "{control}"
+        );
+    }
+
+    let bad = train(&["--epochs", "-1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--epochs"), "{}", stderr(&bad));
+}

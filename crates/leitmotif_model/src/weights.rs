@@ -141,8 +141,12 @@ pub fn load_bytes<B: Backend, C: ModelConfig>(
     load_store::<B, C>(config_json, store, device)
 }
 
-/// Loads a model embedded in the binary (burn reads the static bytes in place, zero-copy):
+/// Loads a model embedded in the binary:
 /// `load_static::<B, C>(include_bytes!("melody.json"), include_bytes!("melody.bpk"), &device)`.
+///
+/// The bytes are copied into an owned buffer first: `include_bytes!` data has no alignment
+/// guarantee, and burn-flex 0.21 casts tensor storage in place (a misaligned `f32` slice
+/// panics inside bytemuck), so reading the static bytes zero-copy is not safe.
 ///
 /// # Errors
 ///
@@ -152,7 +156,7 @@ pub fn load_static<B: Backend, C: ModelConfig>(
     weights: &'static [u8],
     device: &B::Device,
 ) -> Result<(C, C::Model<B>), WeightsError> {
-    load_store::<B, C>(config_json, BurnpackStore::from_static(weights), device)
+    load_bytes::<B, C>(config_json, weights.to_vec(), device)
 }
 
 /// Serialises a model's weights to burnpack bytes.

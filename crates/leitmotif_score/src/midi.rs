@@ -367,13 +367,8 @@ impl TrackReader {
 /// [`MidiError::InvalidScore`] if the score breaks a rule of [`Score::validate`].
 pub fn write_midi(score: &Score) -> Result<Vec<u8>, MidiError> {
     score.validate()?;
-    let rescaled;
-    let score = if score.ppq == DEFAULT_PPQ {
-        score
-    } else {
-        rescaled = score.rescaled(DEFAULT_PPQ);
-        &rescaled
-    };
+    let score = score.at_resolution(DEFAULT_PPQ);
+    let score = score.as_ref();
     let mut tracks = Vec::with_capacity(score.tracks.len() + 1);
     tracks.push(conductor_events(score));
     for track in &score.tracks {
@@ -498,6 +493,15 @@ fn track_events(track: &Track, end_tick: u64) -> Vec<TrackEvent<'_>> {
 }
 
 impl Score {
+    /// This score at `ppq`: borrowed when it is already there, rescaled otherwise.
+    pub fn at_resolution(&self, ppq: u16) -> std::borrow::Cow<'_, Score> {
+        if self.ppq == ppq {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            std::borrow::Cow::Owned(self.rescaled(ppq))
+        }
+    }
+
     /// This score at another resolution: every tick is scaled and rounded to the nearest
     /// tick, and note lengths are taken between rounded ends, so no time moves by more
     /// than half a tick.

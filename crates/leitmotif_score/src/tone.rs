@@ -188,13 +188,8 @@ impl ToneMidi {
     /// [`DocumentError::InvalidScore`] if the score is not valid.
     pub fn from_score(score: &Score) -> Result<Self, DocumentError> {
         score.validate()?;
-        let rescaled;
-        let score = if score.ppq == DEFAULT_PPQ {
-            score
-        } else {
-            rescaled = score.rescaled(DEFAULT_PPQ);
-            &rescaled
-        };
+        let score = score.at_resolution(DEFAULT_PPQ);
+        let score = score.as_ref();
         let clock = ToneClock::new(score);
         let header = ToneHeader {
             key_signatures: score

@@ -9,7 +9,11 @@ use leitmotif_tokens::ngram::KneserNey;
 use leitmotif_tokens::{Corpus, Split, VOCAB_SIZE};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "../shared/data".into()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "../shared/data".into()),
+    );
     let corpus = Corpus::load(&dir)?;
     println!(
         "{} pieces, train {} tokens, validation {} tokens, {} skipped",
@@ -19,8 +23,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         corpus.skipped.len()
     );
     for order in 1..=6 {
-        let model = KneserNey::fit(order, VOCAB_SIZE, corpus.split(Split::Train).map(|p| p.ids.as_slice()));
-        let (bits, n) = model.bits_per_token(corpus.split(Split::Validation).map(|p| p.ids.as_slice()));
+        let model = KneserNey::fit(
+            order,
+            VOCAB_SIZE,
+            corpus.split(Split::Train).map(|p| p.ids.as_slice()),
+        );
+        let (bits, n) =
+            model.bits_per_token(corpus.split(Split::Validation).map(|p| p.ids.as_slice()));
         println!("{order}-gram: {bits:.4} bits/token over {n} tokens");
     }
     Ok(())

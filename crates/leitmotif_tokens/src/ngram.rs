@@ -47,7 +47,11 @@ fn hash(ids: &[u32]) -> u64 {
 impl KneserNey {
     /// Fits an `order`-gram model on `pieces` (each a whole token sequence) over a
     /// vocabulary of `vocab` ids.
-    pub fn fit<'a>(order: usize, vocab: usize, pieces: impl IntoIterator<Item = &'a [u32]>) -> Self {
+    pub fn fit<'a>(
+        order: usize,
+        vocab: usize,
+        pieces: impl IntoIterator<Item = &'a [u32]>,
+    ) -> Self {
         let order = order.max(1);
         let pad = Token::Pad.id().unwrap_or(0);
         // Raw counts of the highest order.
@@ -89,7 +93,11 @@ impl KneserNey {
                 entry.types += 1;
             }
             // Ney's estimate D = n1 / (n1 + 2 n2), kept inside (0, 1).
-            let d = if n1 + n2 > 0.0 { n1 / (n1 + 2.0 * n2) } else { 0.75 };
+            let d = if n1 + n2 > 0.0 {
+                n1 / (n1 + 2.0 * n2)
+            } else {
+                0.75
+            };
             discounts.push(d.clamp(0.05, 0.95));
             grams.push(g);
             histories.push(h);
@@ -152,7 +160,11 @@ mod tests {
 
     #[test]
     fn probabilities_sum_to_one() {
-        let pieces: Vec<Vec<u32>> = vec![vec![1, 5, 6, 7, 5, 6, 8, 2], vec![1, 5, 6, 7, 9, 2], vec![1, 9, 9, 9, 2]];
+        let pieces: Vec<Vec<u32>> = vec![
+            vec![1, 5, 6, 7, 5, 6, 8, 2],
+            vec![1, 5, 6, 7, 9, 2],
+            vec![1, 9, 9, 9, 2],
+        ];
         let model = KneserNey::fit(4, 12, pieces.iter().map(Vec::as_slice));
         for history in [&[][..], &[1], &[1, 5], &[5, 6], &[9, 9, 9], &[3, 3, 3, 3]] {
             let total: f64 = (0..12).map(|w| model.prob(history, w)).sum();

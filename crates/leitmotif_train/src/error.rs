@@ -1,0 +1,49 @@
+//! Typed errors for training, evaluation and generation.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Anything that stops training, evaluation or generation.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// A read or write failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A split with no data.
+    #[error("the {0} split is empty: the data folder needs more pieces")]
+    EmptySplit(&'static str),
+    /// The corpus could not be read.
+    #[error(transparent)]
+    Corpus(#[from] leitmotif_tokens::corpus::CorpusError),
+    /// The model refused its input.
+    #[error(transparent)]
+    Model(#[from] leitmotif_model::ModelError),
+    /// Weights could not be saved or loaded.
+    #[error(transparent)]
+    Weights(#[from] leitmotif_model::WeightsError),
+    /// A checkpoint that cannot be used.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The loss became NaN or infinite.
+    #[error("training diverged at step {step} (loss is not finite): lower --lr")]
+    Diverged {
+        /// The step.
+        step: usize,
+    },
+    /// Sampling failed.
+    #[error(transparent)]
+    Sampling(#[from] leitmotif_model::SamplingError),
+    /// A generated sequence did not decode.
+    #[error(transparent)]
+    Decode(#[from] leitmotif_tokens::DecodeError),
+    /// A request outside what can be generated.
+    #[error("invalid request: {0}")]
+    Request(String),
+}
