@@ -226,7 +226,7 @@ fn train_resume_and_eval_a_tiny_model() {
         );
     }
 
-    let bad = train(&["--epochs", "-1"]);
+    let bad = train(&["--epochs=0"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--epochs"), "{}", stderr(&bad));
 }
