@@ -152,40 +152,30 @@ pub fn train(args: &TrainArgs) -> Result<(), CliError> {
     let mut bar = ProgressBar::default();
     let mut on_event = |event: &TrainEvent| bar.show(event);
     let name = args.model.file_stem();
+    // One training call per config type: `train` is generic over the model's config.
+    macro_rules! train_with {
+        ($config:expr) => {
+            leitmotif_train::train(
+                name,
+                &$config,
+                &corpus,
+                &args.data,
+                &args.out,
+                &options,
+                args.resume,
+                &command,
+                &mut on_event,
+            )?
+        };
+    }
     let summary = match (args.model, args.preset) {
-        (ModelKind::Rnn, preset) => {
-            let config = match preset {
-                Preset::Small => MelodyRnnConfig::small(VOCAB_SIZE),
-                Preset::Tiny => MelodyRnnConfig::tiny(VOCAB_SIZE),
-            };
-            leitmotif_train::train(
-                name,
-                &config,
-                &corpus,
-                &args.data,
-                &args.out,
-                &options,
-                args.resume,
-                &command,
-                &mut on_event,
-            )?
+        (ModelKind::Rnn, Preset::Small) => train_with!(MelodyRnnConfig::small(VOCAB_SIZE)),
+        (ModelKind::Rnn, Preset::Tiny) => train_with!(MelodyRnnConfig::tiny(VOCAB_SIZE)),
+        (ModelKind::Transformer, Preset::Small) => {
+            train_with!(MotifTransformerConfig::small(VOCAB_SIZE))
         }
-        (ModelKind::Transformer, preset) => {
-            let config = match preset {
-                Preset::Small => MotifTransformerConfig::small(VOCAB_SIZE),
-                Preset::Tiny => MotifTransformerConfig::tiny(VOCAB_SIZE),
-            };
-            leitmotif_train::train(
-                name,
-                &config,
-                &corpus,
-                &args.data,
-                &args.out,
-                &options,
-                args.resume,
-                &command,
-                &mut on_event,
-            )?
+        (ModelKind::Transformer, Preset::Tiny) => {
+            train_with!(MotifTransformerConfig::tiny(VOCAB_SIZE))
         }
     };
     let mut out = std::io::stdout().lock();
