@@ -121,12 +121,8 @@ pub fn analyze(score: &Score) -> PieceAnalysis {
 
 /// The duration-weighted pitch-class histogram of `notes` (the key estimator's input).
 pub fn pitch_class_histogram(notes: &[Note]) -> [f64; 12] {
-    let mut histogram = [0.0; 12];
-    for note in notes {
-        // Zero-length notes still count a little, so a score of grace notes has a key.
-        histogram[usize::from(note.pitch % 12)] += note.duration.max(1) as f64;
-    }
-    histogram
+    // Zero-length notes still count a little, so a score of grace notes has a key.
+    crate::theory::pitch_class_histogram(notes.iter().map(|n| (n.pitch, n.duration.max(1) as f64)))
 }
 
 /// All notes of the pitched (non-drum) tracks.

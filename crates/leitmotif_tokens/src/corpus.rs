@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::encode::encode_ids;
+use crate::fnv::Fnv1a;
 use crate::vocab::Style;
 
 /// One validation piece in this many (by hash).
@@ -231,19 +232,13 @@ pub fn content_hash(score: &Score) -> u64 {
     let mut notes: Vec<_> = score.tracks.iter().flat_map(|t| t.notes.iter()).collect();
     notes.sort_by_key(|n| (n.start, n.pitch));
     let lowest = notes.iter().map(|n| n.pitch).min().unwrap_or(0);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |value: u64| {
-        for byte in value.to_le_bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut hash = Fnv1a::default();
     for n in notes {
-        eat(n.start);
-        eat(n.duration);
-        eat(u64::from(n.pitch - lowest));
+        hash.write_u64(n.start);
+        hash.write_u64(n.duration);
+        hash.write_u64(u64::from(n.pitch - lowest));
     }
-    hash
+    hash.finish()
 }
 
 #[cfg(test)]

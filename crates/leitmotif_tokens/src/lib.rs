@@ -55,6 +55,7 @@ pub mod corpus;
 mod decode;
 mod encode;
 mod error;
+pub mod fnv;
 pub mod grammar;
 pub mod ngram;
 pub mod vocab;

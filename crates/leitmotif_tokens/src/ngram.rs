@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use crate::fnv::Fnv1a;
 use crate::vocab::Token;
 
 /// Counts for one history: the sum of the counts of what follows it, and how many
@@ -34,14 +35,12 @@ pub struct KneserNey {
 }
 
 fn hash(ids: &[u32]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ ids.len() as u64;
+    let mut h = Fnv1a::default();
+    h.write_u64(ids.len() as u64);
     for &id in ids {
-        for byte in id.to_le_bytes() {
-            h ^= u64::from(byte);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        h.write(&id.to_le_bytes());
     }
-    h
+    h.finish()
 }
 
 impl KneserNey {

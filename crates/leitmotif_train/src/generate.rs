@@ -74,7 +74,7 @@ pub fn generate<B: Backend, M: LanguageModel<B>>(
             None => {
                 for (i, allowed) in mask.iter_mut().enumerate() {
                     *allowed = Token::from_id(i as u32).is_some_and(|t| {
-                        grammar.accepts(t) && allowed_by_plan(t, &grammar, plan, bars_started)
+                        grammar.accepts(t) && allowed_by_plan(t, plan, bars_started)
                     });
                 }
                 let row: Vec<f32> = logits
@@ -156,8 +156,7 @@ fn forced_token(
 
 /// Whether the plan allows a sampled token: only planned layers, `Bar` until the last bar
 /// is started, `Eos` only after it.
-fn allowed_by_plan(token: Token, grammar: &Grammar, plan: &Plan, bars_started: usize) -> bool {
-    let _ = grammar;
+fn allowed_by_plan(token: Token, plan: &Plan, bars_started: usize) -> bool {
     match token {
         Token::Layer(layer) => plan.layers.contains(&layer),
         Token::Bar => bars_started < plan.bars.len(),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use leitmotif_model::weights::{self, WeightsError};
 use leitmotif_model::{MelodyRnn, MelodyRnnConfig, MotifTransformer, MotifTransformerConfig};
+use leitmotif_tokens::fnv::Fnv1a;
 
 /// The default `MelodyRnn`'s weights (burnpack), trained by `leitmotif train` on the
 /// project's public-domain data; see `assets/models/melody_rnn.summary.json`.
@@ -129,10 +130,5 @@ fn load_path<B: Backend>(
 
 /// The first 8 hex digits of an FNV-1a hash of `bytes`: names a set of weights.
 pub fn short_hash(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{:08x}", h >> 32)
+    format!("{:08x}", Fnv1a::hash(bytes) >> 32)
 }

@@ -169,7 +169,7 @@ pub fn train<C>(
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainSummary, TrainError>
 where
-    C: ModelConfig + Serialize + for<'de> Deserialize<'de>,
+    C: ModelConfig + Clone + Serialize + for<'de> Deserialize<'de>,
     C::Model<TrainBackend>: LanguageModel<TrainBackend> + AutodiffModule<TrainBackend>,
     <C::Model<TrainBackend> as AutodiffModule<TrainBackend>>::InnerModule: LanguageModel<Inner>,
 {
@@ -219,14 +219,7 @@ where
                 validation_history: Vec::new(),
                 last_train_loss: f64::NAN,
             };
-            (
-                serde_json::from_value(state.config.clone())
-                    .map_err(|e| TrainError::Checkpoint(e.to_string()))?,
-                options.clone(),
-                state,
-                model,
-                optimizer,
-            )
+            (config.clone(), options.clone(), state, model, optimizer)
         }
     };
     options.batch = options.batch.max(1);
@@ -294,7 +287,7 @@ where
         state.last_train_loss = sum / count.max(1) as f64;
         state.validation_history.push(validation_loss);
         state.seconds = seconds_before + started.elapsed().as_secs_f64();
-        save_checkpoint::<C>(&checkpoint, &model, &optimizer, &state)?;
+        save_checkpoint::<C>(&checkpoint, &config, &model, &optimizer, &state)?;
         on_event(&TrainEvent::Epoch {
             epoch,
             train_loss: state.last_train_loss,
@@ -375,6 +368,7 @@ where
 
 fn save_checkpoint<C>(
     dir: &Path,
+    config: &C,
     model: &C::Model<TrainBackend>,
     optimizer: &impl Optimizer<C::Model<TrainBackend>, TrainBackend>,
     state: &CheckpointState,
@@ -391,9 +385,7 @@ where
     };
     let _ = std::fs::remove_dir_all(&temp);
     std::fs::create_dir_all(&temp).map_err(io(&temp))?;
-    let config: C = serde_json::from_value(state.config.clone())
-        .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
-    weights::save::<TrainBackend, C>(&config, model, &temp.join("model.bpk"))?;
+    weights::save::<TrainBackend, C>(config, model, &temp.join("model.bpk"))?;
     BinFileRecorder::<FullPrecisionSettings>::new()
         .record(optimizer.to_record(), temp.join("optimizer"))
         .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
