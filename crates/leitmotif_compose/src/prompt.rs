@@ -194,7 +194,12 @@ fn take_phrase(
         out.tempo_bpm.get_or_insert(*bpm);
         return 1;
     }
-    let singular = word.strip_suffix('s').unwrap_or(word);
+    // "drums" → "drum", but "bass" and "brass" stay as they are.
+    let singular = if word.ends_with("ss") {
+        word
+    } else {
+        word.strip_suffix('s').unwrap_or(word)
+    };
     if let Some((_, style, meter, _)) = FORM_WORDS
         .iter()
         .find(|(w, ..)| *w == word || *w == singular)
@@ -214,7 +219,7 @@ fn take_phrase(
         push_layer(out, Role::Drums);
         return 1;
     }
-    if singular == "bass" || singular == "bassline" {
+    if matches!(singular, "bass" | "bassline") {
         push_layer(out, Role::Bass);
         return 1;
     }

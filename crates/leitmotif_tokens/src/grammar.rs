@@ -107,6 +107,17 @@ impl Grammar {
         self.bar_units
     }
 
+    /// The last pitch token written at the current onset, if any.
+    pub fn last_pitch(&self) -> Option<u8> {
+        self.last_pitch
+    }
+
+    /// Whether the next pitch would join the current onset's chord (no new position was
+    /// given since the last pitch), so it must be above [`last_pitch`](Self::last_pitch).
+    pub fn joins_chord(&self) -> bool {
+        !self.repositioned && self.last_pitch.is_some()
+    }
+
     /// The kinds that may come next.
     pub fn expected(&self) -> &'static [TokenKind] {
         use TokenKind as K;

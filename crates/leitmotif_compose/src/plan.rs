@@ -1,0 +1,522 @@
+//! From a request to a token plan: the fixed prefix (a primer, the bars before an infill),
+//! the bars to write with their controls and layers, the time bounds, and the music that
+//! follows (scored at a join).
+
+use std::borrow::Cow;
+
+use leitmotif_score::theory::{Key, Mode, Scale};
+use leitmotif_score::time::{BarMap, Meter};
+use leitmotif_score::{DEFAULT_PPQ, Score, TempoChange};
+use leitmotif_tokens::controls::BarControls;
+use leitmotif_tokens::vocab::{
+    DENSITY_BUCKETS, INTENSITY_BOUNDS, REGISTER_BUCKETS, bucket, meter_index, tempo_bucket,
+};
+use leitmotif_tokens::{
+    Layer, Style, Token, assign_layers, bar_units, encode, quantize, unit_ticks,
+};
+
+use crate::engine::{Bounds, GenBar, Item};
+use crate::error::ComposeError;
+use crate::request::{Request, Task, allowed_intervals, tonic_from_seed};
+
+/// The tokens of one encoded bar: `Bar`, its five controls, then each layer's block.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BarTokens {
+    /// `Bar` and the controls.
+    pub head: Vec<Token>,
+    /// The controls.
+    pub controls: BarControls,
+    /// Each layer's block (`Layer` token and notes), in layer order.
+    pub layers: Vec<(Layer, Vec<Token>)>,
+}
+
+impl BarTokens {
+    /// All the bar's tokens.
+    pub(crate) fn flat(&self) -> Vec<Token> {
+        let mut out = self.head.clone();
+        for (_, block) in &self.layers {
+            out.extend(block);
+        }
+        out
+    }
+}
+
+/// Splits a piece's tokens into its head (`Bos`, style, tempo) and its bars (`Eos` dropped).
+pub(crate) fn split_bars(tokens: &[Token]) -> (Vec<Token>, Vec<BarTokens>) {
+    let first_bar = tokens
+        .iter()
+        .position(|t| *t == Token::Bar)
+        .unwrap_or(tokens.len());
+    let head = tokens[..first_bar]
+        .iter()
+        .copied()
+        .filter(|t| *t != Token::Eos)
+        .collect();
+    let mut bars: Vec<BarTokens> = Vec::new();
+    for &token in &tokens[first_bar..] {
+        match token {
+            Token::Bar => bars.push(BarTokens {
+                head: vec![Token::Bar],
+                controls: blank_controls(),
+                layers: Vec::new(),
+            }),
+            Token::Eos | Token::Pad => {}
+            _ => {
+                let Some(bar) = bars.last_mut() else { continue };
+                let c = &mut bar.controls;
+                match token {
+                    Token::Key { sharps, minor } => (c.sharps, c.minor) = (sharps, minor),
+                    Token::Meter(m) => c.meter = m,
+                    Token::Density(d) => c.density = d,
+                    Token::Register(r) => c.register = r,
+                    Token::Intensity(i) => c.intensity = i,
+                    Token::Layer(l) => {
+                        bar.layers.push((l, vec![token]));
+                        continue;
+                    }
+                    _ => {
+                        if let Some((_, block)) = bar.layers.last_mut() {
+                            block.push(token);
+                        }
+                        continue;
+                    }
+                }
+                bar.head.push(token);
+            }
+        }
+    }
+    (head, bars)
+}
+
+fn blank_controls() -> BarControls {
+    BarControls {
+        sharps: 0,
+        minor: false,
+        meter: 0,
+        density: 0,
+        register: 0,
+        intensity: 0,
+    }
+}
+
+/// A bucket 1..buckets-1 for a 0..=1 value (bucket 0 means an empty bar).
+fn bucket_of(value: f64, buckets: u8) -> u8 {
+    let top = f64::from(buckets - 2);
+    1 + (value.clamp(0.0, 1.0) * top).round() as u8
+}
+
+/// The token plan of a request.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// `Bos`, style, tempo, then every fixed bar before the written ones.
+    pub prefix: Vec<Token>,
+    /// The bars to write.
+    pub bars: Vec<GenBar>,
+    /// Bounds while writing.
+    pub bounds: Bounds,
+    /// The bar that follows the written ones, scored at the join (an infill's next bar).
+    pub suffix: Option<Vec<Token>>,
+    /// Whether the phrase loops (bar 1 follows the last).
+    pub looped: bool,
+    /// Whether `Eos` closes the piece after the written bars.
+    pub ends: bool,
+    /// Layers the model writes.
+    pub model_layers: Vec<Layer>,
+    /// Layers the request wants written (model or arranger).
+    pub targets: Vec<Layer>,
+    /// The base score (the primer or infill input at 480 PPQ), or an empty one.
+    pub base: Score,
+    /// The written bars' span in ticks.
+    pub span: (u64, u64),
+    /// The key the written bars are in.
+    pub scale: Scale,
+    /// Tempo in quarter notes per minute.
+    pub bpm: f64,
+    /// Meter of the written bars.
+    pub meter: Meter,
+    /// 1-based numbers of the written bars.
+    pub first_bar: u32,
+    /// Bars in the finished piece.
+    pub total_bars: u32,
+}
+
+/// The facts a plan needs before the model layers are known.
+pub(crate) struct Setup {
+    pub style: Style,
+    pub scale: Scale,
+    pub bpm: f64,
+    pub meter: (u8, u8),
+}
+
+/// The scale a key signature names (major or natural minor).
+fn scale_of(sharps: i8, minor: bool) -> Scale {
+    let key = Key::from_key_signature(sharps, minor)
+        .unwrap_or(Key::major(leitmotif_score::theory::PitchClass::C));
+    Scale::new(
+        key.tonic,
+        if minor {
+            Mode::NaturalMinor
+        } else {
+            Mode::Major
+        },
+    )
+}
+
+/// The key signature (sharps, minor) a scale is written with.
+pub(crate) fn signature_of(scale: Scale) -> (i8, bool) {
+    let minor = scale.mode.is_minor();
+    let key = if minor {
+        Key::minor(scale.tonic)
+    } else {
+        Key::major(scale.tonic)
+    };
+    key.key_signature()
+}
+
+/// Lead-layer onsets per quarter note at the middle of each density bucket.
+const DENSITY_MIDS: [f64; 8] = [0.0, 0.5, 1.0, 1.5, 2.0, 2.6, 3.5, 5.0];
+
+/// The controls of written bar `bar` of `bars`, for `voices` layers written by the model.
+///
+/// Density and register come from the request's curves. The intensity token is what the
+/// models learned it to mean, every layer's onsets per second scaled by loudness: it is
+/// computed from the density, the tempo, the number of model-written layers and the
+/// request's intensity (as loudness), so the controls agree with each other the way they
+/// do in real music.
+fn controls_for(
+    request: &Request,
+    setup: &Setup,
+    meter: u8,
+    bar: usize,
+    bars: usize,
+    voices: usize,
+) -> BarControls {
+    let (sharps, minor) = signature_of(setup.scale);
+    let density = bucket_of(request.density.at(bar, bars), DENSITY_BUCKETS);
+    let loudness = (50.0 + 60.0 * request.intensity.at(bar, bars)) / 90.0;
+    let onsets = DENSITY_MIDS[usize::from(density)] * setup.bpm / 60.0 * voices.max(1) as f64;
+    BarControls {
+        sharps,
+        minor,
+        meter,
+        density,
+        register: bucket_of(request.register.at(bar, bars), REGISTER_BUCKETS),
+        intensity: bucket(Some(onsets * loudness), &INTENSITY_BOUNDS),
+    }
+}
+
+fn head(style: Style, bpm: f64) -> Vec<Token> {
+    vec![
+        Token::Bos,
+        Token::Style(style),
+        Token::Tempo(tempo_bucket(bpm)),
+    ]
+}
+
+fn meter_of(index: u8) -> Meter {
+    let (numerator, denominator) = leitmotif_tokens::vocab::METERS[usize::from(index)];
+    Meter {
+        numerator,
+        denominator,
+    }
+}
+
+/// A score at the composer's resolution, with everything the vocabulary needs checked.
+fn at_grid(score: &Score) -> Result<Score, ComposeError> {
+    score
+        .validate()
+        .map_err(|e| ComposeError::Request(format!("the given score is invalid: {e}")))?;
+    Ok(match score.at_resolution(DEFAULT_PPQ) {
+        Cow::Borrowed(s) => s.clone(),
+        Cow::Owned(s) => s,
+    })
+}
+
+/// The settings a request resolves to before planning.
+pub(crate) fn setup(request: &Request) -> Result<Setup, ComposeError> {
+    let style = request.style.unwrap_or(Style::Folk);
+    match &request.task {
+        Task::New => Ok(Setup {
+            style,
+            scale: request.key.unwrap_or_else(|| {
+                Scale::new(tonic_from_seed(request.seed, request.mode), request.mode)
+            }),
+            bpm: request.tempo_bpm.unwrap_or(110.0),
+            meter: request.meter.unwrap_or((4, 4)),
+        }),
+        Task::Continue { primer: score } | Task::Infill { score, .. } => {
+            let score = at_grid(score)?;
+            let q = quantize(&score)?;
+            let bars = BarMap::new(&q);
+            let last = bars.bars().last().map_or(0, |b| b.start);
+            let (sharps, minor) = leitmotif_tokens::controls::key_at(
+                &q,
+                last,
+                leitmotif_tokens::controls::estimated_key(&q),
+            );
+            let meter = q
+                .time_signatures
+                .last()
+                .map_or((4, 4), |t| (t.numerator, t.denominator));
+            let bpm = score.tempos.first().map_or(120.0, TempoChange::bpm);
+            let continuing = matches!(request.task, Task::Continue { .. });
+            Ok(Setup {
+                style,
+                scale: match request.key {
+                    Some(key) if continuing => key,
+                    _ => scale_of(sharps, minor),
+                },
+                bpm: if continuing {
+                    request.tempo_bpm.unwrap_or(bpm)
+                } else {
+                    bpm
+                },
+                meter: if continuing {
+                    request.meter.unwrap_or(meter)
+                } else {
+                    meter
+                },
+            })
+        }
+    }
+}
+
+/// The first bar's controls for `voices` model-written layers (for the layer probe).
+pub(crate) fn probe_controls(
+    request: &Request,
+    setup: &Setup,
+    voices: usize,
+) -> Result<BarControls, ComposeError> {
+    let meter = meter_index(setup.meter.0, setup.meter.1).ok_or_else(|| {
+        ComposeError::Request(format!(
+            "meter {}/{} is unknown",
+            setup.meter.0, setup.meter.1
+        ))
+    })?;
+    Ok(controls_for(request, setup, meter, 0, 1, voices))
+}
+
+/// Builds the plan; `model_layers` are the layers the model writes.
+pub(crate) fn plan(
+    request: &Request,
+    setup: &Setup,
+    model_layers: &[Layer],
+) -> Result<Plan, ComposeError> {
+    let unit = unit_ticks();
+    let meter_id = meter_index(setup.meter.0, setup.meter.1).ok_or_else(|| {
+        ComposeError::Request(format!(
+            "meter {}/{} is unknown",
+            setup.meter.0, setup.meter.1
+        ))
+    })?;
+    let units = u64::from(bar_units(meter_id).unwrap_or(48));
+    let intervals = allowed_intervals(setup.scale.mode);
+    let mut targets: Vec<Layer> = request.layers.clone();
+    targets.sort();
+    targets.dedup();
+    match &request.task {
+        Task::New => {
+            let n = request.bars as usize;
+            let model: Vec<Layer> = targets
+                .iter()
+                .copied()
+                .filter(|l| model_layers.contains(l))
+                .collect();
+            let bars = (0..n)
+                .map(|i| GenBar {
+                    controls: controls_for(request, setup, meter_id, i, n, model.len()),
+                    origin: i as u64 * units,
+                    intervals,
+                    items: model.iter().map(|&l| Item::Sample(l)).collect(),
+                })
+                .collect();
+            // Nothing rings past the last bar (for a loop: into its first bar).
+            let mut bounds = Bounds::open();
+            bounds.ceiling = vec![Some(n as u64 * units); Layer::ALL.len()];
+            Ok(Plan {
+                prefix: head(setup.style, setup.bpm),
+                bars,
+                bounds,
+                suffix: None,
+                looped: request.looped,
+                ends: true,
+                model_layers: model,
+                targets,
+                base: Score::new(DEFAULT_PPQ),
+                span: (0, n as u64 * units * unit),
+                scale: setup.scale,
+                bpm: setup.bpm,
+                meter: meter_of(meter_id),
+                first_bar: 1,
+                total_bars: request.bars,
+            })
+        }
+        Task::Continue { primer } => {
+            let base = at_grid(primer)?;
+            let q = quantize(&base)?;
+            let tokens = encode(&q, setup.style)?;
+            let (_, primer_bars) = split_bars(&tokens);
+            let mut prefix = head(setup.style, setup.bpm);
+            for bar in &primer_bars {
+                prefix.extend(bar.flat());
+            }
+            // The quantized primer ends on a bar line after every note of the original.
+            let start_units = q.end_tick / unit;
+            let n = request.bars as usize;
+            let model: Vec<Layer> = targets
+                .iter()
+                .copied()
+                .filter(|l| model_layers.contains(l))
+                .collect();
+            let bars = (0..n)
+                .map(|i| GenBar {
+                    controls: controls_for(request, setup, meter_id, i, n, model.len()),
+                    origin: start_units + i as u64 * units,
+                    intervals,
+                    items: model.iter().map(|&l| Item::Sample(l)).collect(),
+                })
+                .collect();
+            let mut bounds = Bounds::open();
+            bounds.ceiling = vec![Some(start_units + n as u64 * units); Layer::ALL.len()];
+            for (track, layer) in base.tracks.iter().zip(assign_layers(&base)) {
+                let end = track.notes.iter().map(|n| n.end()).max().unwrap_or(0);
+                let busy = &mut bounds.busy[layer.index()];
+                *busy = (*busy).max(end.div_ceil(unit));
+            }
+            let primer_count = primer_bars.len() as u32;
+            Ok(Plan {
+                prefix,
+                bars,
+                bounds,
+                suffix: None,
+                looped: false,
+                ends: true,
+                model_layers: model,
+                targets,
+                span: (start_units * unit, (start_units + n as u64 * units) * unit),
+                base,
+                scale: setup.scale,
+                bpm: setup.bpm,
+                meter: meter_of(meter_id),
+                first_bar: primer_count + 1,
+                total_bars: primer_count + request.bars,
+            })
+        }
+        Task::Infill {
+            score,
+            bars: range,
+            layer,
+        } => {
+            let base = at_grid(score)?;
+            let q = quantize(&base)?;
+            let tokens = encode(&q, setup.style)?;
+            let (_, all_bars) = split_bars(&tokens);
+            let count = all_bars.len() as u32;
+            if *range.end() > count {
+                return Err(ComposeError::Request(format!(
+                    "infill bars {}..{} reach past the score's {count} bars",
+                    range.start(),
+                    range.end()
+                )));
+            }
+            let present: Vec<Layer> = assign_layers(&base)
+                .into_iter()
+                .zip(&base.tracks)
+                .filter(|(_, t)| !t.notes.is_empty())
+                .map(|(l, _)| l)
+                .collect();
+            let targets: Vec<Layer> = match layer {
+                Some(l) => vec![*l],
+                None => {
+                    let mut t: Vec<Layer> = present
+                        .iter()
+                        .copied()
+                        .filter(|l| crate::request::COMPOSED_LAYERS.contains(l))
+                        .collect();
+                    t.sort();
+                    t.dedup();
+                    t
+                }
+            };
+            if targets.is_empty() {
+                return Err(ComposeError::Request(
+                    "the score has no melody, bass, chords or drums track to infill".to_owned(),
+                ));
+            }
+            let first = (*range.start() - 1) as usize;
+            let last = (*range.end() - 1) as usize;
+            let bar_map = BarMap::new(&q);
+            let start_tick = bar_map.bars()[first].start;
+            let end_tick = bar_map.bars()[last].end();
+            let mut prefix = head(setup.style, setup.bpm);
+            for bar in &all_bars[..first] {
+                prefix.extend(bar.flat());
+            }
+            let model: Vec<Layer> = targets
+                .iter()
+                .copied()
+                .filter(|l| model_layers.contains(l))
+                .collect();
+            let gen_bars = all_bars[first..=last]
+                .iter()
+                .zip(&bar_map.bars()[first..=last])
+                .map(|(tokens, span)| {
+                    let c = tokens.controls;
+                    let mut items: Vec<(Layer, Item)> = tokens
+                        .layers
+                        .iter()
+                        .filter(|(l, _)| !targets.contains(l))
+                        .map(|(l, block)| (*l, Item::Force(block.clone())))
+                        .collect();
+                    items.extend(model.iter().map(|&l| (l, Item::Sample(l))));
+                    items.sort_by_key(|(l, _)| *l);
+                    GenBar {
+                        controls: c,
+                        origin: span.start / unit,
+                        intervals: allowed_intervals(if c.minor {
+                            Mode::NaturalMinor
+                        } else {
+                            Mode::Major
+                        }),
+                        items: items.into_iter().map(|(_, item)| item).collect(),
+                    }
+                })
+                .collect();
+            let mut bounds = Bounds::open();
+            for (track, l) in base.tracks.iter().zip(assign_layers(&base)) {
+                if !targets.contains(&l) {
+                    continue;
+                }
+                let busy = track
+                    .notes
+                    .iter()
+                    .filter(|n| n.start < start_tick)
+                    .map(|n| n.end())
+                    .max()
+                    .unwrap_or(0);
+                let slot = &mut bounds.busy[l.index()];
+                *slot = (*slot).max(busy.div_ceil(unit));
+            }
+            for l in &targets {
+                bounds.ceiling[l.index()] = Some(end_tick / unit);
+            }
+            Ok(Plan {
+                prefix,
+                bars: gen_bars,
+                bounds,
+                suffix: all_bars.get(last + 1).map(BarTokens::flat),
+                looped: false,
+                ends: false,
+                model_layers: model,
+                targets,
+                span: (start_tick, end_tick),
+                base,
+                scale: setup.scale,
+                bpm: setup.bpm,
+                meter: meter_of(all_bars[first].controls.meter),
+                first_bar: *range.start(),
+                total_bars: count,
+            })
+        }
+    }
+}
