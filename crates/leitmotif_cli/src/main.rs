@@ -3,6 +3,7 @@
 //! Exit codes: 0 on success, 2 on bad input or a bad command line (with a one-line message
 //! naming the problem), 1 when the operating system fails us (disk full, permissions).
 
+mod compose;
 mod inspect;
 mod models;
 
@@ -13,7 +14,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use leitmotif_score::{Error, FileFormat, read_document, write_document};
 
-/// Generative, adaptive game music: convert, inspect and (soon) generate scores.
+/// Generative, adaptive game music: generate, continue and infill phrases; train and
+/// evaluate models; convert and inspect scores.
 #[derive(Debug, Parser)]
 #[command(name = "leitmotif", version, about)]
 struct Cli {
@@ -23,6 +25,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a new phrase from a prompt and/or explicit controls: OUT.mid, OUT.melody.json
+    /// and OUT.tone.json.
+    Generate(compose::GenerateArgs),
+    /// Add bars after a primer, keeping the primer note for note.
+    Continue(compose::ContinueArgs),
+    /// Rewrite some bars (or one layer in them) of a score, keeping everything else.
+    Infill(compose::InfillArgs),
     /// Convert between .mid/.midi, .melody.json, .melody.ron and .tone.json (formats are
     /// taken from the file names).
     Convert {
@@ -54,6 +63,9 @@ pub enum CliError {
     /// Training, evaluation or generation failed.
     #[error(transparent)]
     Train(#[from] leitmotif_train::TrainError),
+    /// Composing failed.
+    #[error(transparent)]
+    Compose(#[from] leitmotif_compose::ComposeError),
     /// An option out of range.
     #[error("{0}")]
     Usage(String),
@@ -93,6 +105,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
+        Command::Generate(args) => compose::generate(&args),
+        Command::Continue(args) => compose::continue_(&args),
+        Command::Infill(args) => compose::infill(&args),
         Command::Train(args) => models::train(&args),
         Command::Eval(args) => models::eval(&args),
         Command::Convert { input, output } => {

@@ -230,3 +230,119 @@ fn train_resume_and_eval_a_tiny_model() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--epochs"), "{}", stderr(&bad));
 }
+
+fn run_str(args: &[&str]) -> Output {
+    let args: Vec<&Path> = args.iter().map(Path::new).collect();
+    leitmotif(&args)
+}
+
+#[test]
+fn generate_continue_and_infill_write_three_agreeing_files() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("chase");
+    let stem = out.to_string_lossy().into_owned();
+    let o = run_str(&[
+        "generate",
+        "tense dungeon chase in D minor, 150 bpm, sparkly",
+        "--bars",
+        "4",
+        "--intensity",
+        "0.3..0.9",
+        "--seed",
+        "7",
+        "--backend",
+        "cpu",
+        "-o",
+        &stem,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for expected in [
+        "key D minor, 150 bpm, 4/4, bars 1-4 of 4",
+        "melody (model",
+        "drums (arranger",
+        "seed 7",
+        "words not used: sparkly",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let mid = leitmotif_score::read_score(&dir.path().join("chase.mid"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let json = leitmotif_score::read_document(&dir.path().join("chase.melody.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(mid, json.score, "the MIDI and the JSON hold the same music");
+    let generation = json
+        .generation
+        .unwrap_or_else(|| panic!("no generation record"));
+    assert_eq!(generation.seed, 7);
+    let tone = leitmotif_score::read_score(&dir.path().join("chase.tone.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tone.note_count(), mid.note_count());
+
+    let primer = dir.path().join("chase.mid");
+    let longer = dir.path().join("longer");
+    let o = leitmotif(&[
+        Path::new("continue"),
+        &primer,
+        Path::new("--bars"),
+        Path::new("2"),
+        Path::new("--backend"),
+        Path::new("cpu"),
+        Path::new("-o"),
+        &longer,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("bars 5-6 of 6"));
+    let changed = dir.path().join("changed.mid");
+    let o = leitmotif(&[
+        Path::new("infill"),
+        &primer,
+        Path::new("--bars"),
+        Path::new("2..3"),
+        Path::new("--layer"),
+        Path::new("melody"),
+        Path::new("--backend"),
+        Path::new("cpu"),
+        Path::new("-o"),
+        &changed,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("changed.tone.json").exists());
+}
+
+#[test]
+fn bad_composing_options_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let stem = dir.path().join("x").to_string_lossy().into_owned();
+    for (args, needle) in [
+        (vec!["generate", "--meter", "11/8"], "meter 11/8"),
+        (vec!["generate", "--intensity", "0.2..7"], "--intensity"),
+        (vec!["generate", "--layers", "melody,kazoo"], "kazoo"),
+        (vec!["generate", "--key", "H minor"], "--key"),
+        (vec!["generate", "--bars", "0"], "bars"),
+        (vec!["generate", "--tempo", "9000"], "tempo"),
+        (
+            vec!["generate", "--model", "/nonexistent/model.bpk"],
+            "model",
+        ),
+        (
+            vec!["infill", "/nonexistent.mid", "--bars", "1..2"],
+            "nonexistent",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend(["--backend", "cpu", "-o", &stem]);
+        let o = run_str(&all);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let e = stderr(&o);
+        let line = e
+            .lines()
+            .rfind(|l| l.starts_with("error:"))
+            .unwrap_or_default();
+        assert!(line.contains(needle), "{args:?}: {e}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+}

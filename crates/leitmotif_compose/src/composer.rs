@@ -28,8 +28,8 @@ use crate::session::{Decoder, Session, log_prob, score};
 pub const MODEL_LAYER_SHARE: f64 = 0.2;
 
 enum Loaded {
-    Cpu(AnyModel<CpuBackend>, CpuDevice),
-    Wgpu(AnyModel<GpuBackend>, WgpuDevice),
+    Cpu(Box<AnyModel<CpuBackend>>, CpuDevice),
+    Wgpu(Box<AnyModel<GpuBackend>>, WgpuDevice),
 }
 
 /// A model loaded on a backend, ready to compose.
@@ -60,7 +60,7 @@ impl Composer {
                 let device = CpuDevice::default();
                 let (model, id) = AnyModel::load(source, &device)?;
                 Ok(Self {
-                    model: Loaded::Cpu(model, device),
+                    model: Loaded::Cpu(Box::new(model), device),
                     id,
                     backend: "cpu (Flex)".to_owned(),
                 })
@@ -83,7 +83,7 @@ impl Composer {
     ) -> Result<Self, ComposeError> {
         let (model, id) = AnyModel::load(source, &device)?;
         Ok(Self {
-            model: Loaded::Wgpu(model, device),
+            model: Loaded::Wgpu(Box::new(model), device),
             id,
             backend: name.to_owned(),
         })
@@ -109,20 +109,20 @@ impl Composer {
         request.validate()?;
         let setup = setup(request)?;
         let generated = match &self.model {
-            Loaded::Cpu(AnyModel::Rnn(m), device) => run(request, &setup, &|| {
-                Session::new(m, device.clone(), usize::MAX)
-            }),
-            Loaded::Cpu(AnyModel::Transformer(m, context), device) => run(request, &setup, &|| {
-                Session::new(m, device.clone(), *context)
-            }),
-            Loaded::Wgpu(AnyModel::Rnn(m), device) => run(request, &setup, &|| {
-                Session::new(m, device.clone(), usize::MAX)
-            }),
-            Loaded::Wgpu(AnyModel::Transformer(m, context), device) => {
-                run(request, &setup, &|| {
+            Loaded::Cpu(model, device) => match model.as_ref() {
+                AnyModel::Rnn(m) => run(request, &setup, &|| Session::new(m, *device, usize::MAX)),
+                AnyModel::Transformer(m, context) => {
+                    run(request, &setup, &|| Session::new(m, *device, *context))
+                }
+            },
+            Loaded::Wgpu(model, device) => match model.as_ref() {
+                AnyModel::Rnn(m) => run(request, &setup, &|| {
+                    Session::new(m, device.clone(), usize::MAX)
+                }),
+                AnyModel::Transformer(m, context) => run(request, &setup, &|| {
                     Session::new(m, device.clone(), *context)
-                })
-            }
+                }),
+            },
         }?;
         let mut composition = assemble(request, generated, &self.id, &self.backend)?;
         composition.elapsed = started.elapsed();

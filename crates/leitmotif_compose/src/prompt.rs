@@ -181,6 +181,17 @@ fn take_phrase(
         out.bars = Some(bars);
         return 2;
     }
+    // "in 6/8": the meter takes the "in".
+    if word == "in"
+        && let Some(next) = next
+        && let Some((n, d)) = next.split_once('/')
+        && let (Ok(n), Ok(d)) = (n.parse::<u8>(), d.parse::<u8>())
+        && n > 0
+        && d.is_power_of_two()
+    {
+        out.meter = Some((n, d));
+        return 2;
+    }
     // "6/8".
     if let Some((n, d)) = word.split_once('/')
         && let (Ok(n), Ok(d)) = (n.parse::<u8>(), d.parse::<u8>())

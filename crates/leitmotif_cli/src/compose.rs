@@ -1,0 +1,423 @@
+//! The `generate`, `continue` and `infill` commands.
+
+use std::io::Write;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use leitmotif_compose::{
+    Composer, Composition, Curve, MoodTable, PromptControls, Request, SamplingSettings, Task,
+};
+use leitmotif_model::BackendChoice;
+use leitmotif_score::read_score;
+use leitmotif_tokens::Layer;
+use leitmotif_train::ModelSource;
+
+use crate::CliError;
+
+/// The backend to run the model on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// A hardware GPU through wgpu if there is one, else the CPU.
+    Auto,
+    /// wgpu on any adapter (software ones included); an error if there is none.
+    Wgpu,
+    /// The CPU backend.
+    Cpu,
+}
+
+/// Options every composing command shares.
+#[derive(Debug, Args)]
+pub struct ComposeArgs {
+    /// Key and mode, e.g. "D minor", "F# dorian", "Eb".
+    #[arg(long)]
+    key: Option<String>,
+    /// Tempo in quarter notes per minute.
+    #[arg(long)]
+    tempo: Option<f64>,
+    /// Meter, e.g. 6/8.
+    #[arg(long)]
+    meter: Option<String>,
+    /// Layers to write: any of melody, bass, chords, drums, comma-separated.
+    #[arg(long)]
+    layers: Option<String>,
+    /// Intensity 0..1: one value, a ramp "0.2..0.9" over the bars, or one value per bar
+    /// "0.2,0.5,0.9".
+    #[arg(long)]
+    intensity: Option<String>,
+    /// Note density 0..1, in the same forms as --intensity.
+    #[arg(long)]
+    density: Option<String>,
+    /// Register 0 (low) to 1 (high), in the same forms as --intensity.
+    #[arg(long)]
+    register: Option<String>,
+    /// Seed; the same command and seed write the same files. Without one, a seed is drawn
+    /// from the clock and printed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Sampling temperature (0: always the likeliest token).
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Keep only the K likeliest allowed tokens.
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Keep the likeliest allowed tokens up to this probability mass.
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    /// Let pitches leave the key (by default out-of-key pitches are masked out).
+    #[arg(long)]
+    chromatic: bool,
+    /// Candidates drawn and scored at a loop seam or an infill join.
+    #[arg(long, default_value_t = 4)]
+    candidates: usize,
+    /// `rnn`, `transformer` (the embedded defaults) or a weights file.
+    #[arg(long, default_value = "transformer")]
+    model: String,
+    /// Where the model runs.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
+    backend: BackendArg,
+    /// A mood table (`*.moods.ron`) instead of the default one.
+    #[arg(long)]
+    moods: Option<PathBuf>,
+    /// Output name: writes OUT.mid, OUT.melody.json and OUT.tone.json.
+    #[arg(short, long)]
+    out: PathBuf,
+}
+
+/// `leitmotif generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to write, in words: "tense dungeon chase in D minor, 150 bpm".
+    prompt: Option<String>,
+    /// Bars to write.
+    #[arg(long)]
+    bars: Option<u32>,
+    /// Make the phrase loop: its last bar leads back into its first.
+    #[arg(long = "loop")]
+    looped: bool,
+    #[command(flatten)]
+    options: ComposeArgs,
+}
+
+/// `leitmotif continue`.
+#[derive(Debug, Args)]
+pub struct ContinueArgs {
+    /// The music to continue (.mid, .melody.json, .melody.ron or .tone.json).
+    primer: PathBuf,
+    /// Bars to add.
+    #[arg(long, default_value_t = 8)]
+    bars: u32,
+    #[command(flatten)]
+    options: ComposeArgs,
+}
+
+/// `leitmotif infill`.
+#[derive(Debug, Args)]
+pub struct InfillArgs {
+    /// The music to change.
+    input: PathBuf,
+    /// Bars to rewrite, counted from 1: "5..8", "5-8" or "5".
+    #[arg(long)]
+    bars: String,
+    /// Rewrite only this layer (melody, bass, chords or drums).
+    #[arg(long)]
+    layer: Option<String>,
+    #[command(flatten)]
+    options: ComposeArgs,
+}
+
+fn usage(message: String) -> CliError {
+    CliError::Usage(message)
+}
+
+fn parse_layer(word: &str) -> Result<Layer, CliError> {
+    match word.trim().to_ascii_lowercase().as_str() {
+        "melody" | "lead" => Ok(Layer::Melody),
+        "bass" => Ok(Layer::Bass),
+        "chords" | "chord" | "pad" | "harmony" => Ok(Layer::Chords),
+        "drums" | "drum" | "percussion" => Ok(Layer::Drums),
+        other => Err(usage(format!(
+            "unknown layer {other:?}: use melody, bass, chords or drums"
+        ))),
+    }
+}
+
+fn parse_curve(name: &str, text: &str) -> Result<Curve, CliError> {
+    let number = |t: &str| -> Result<f64, CliError> {
+        t.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && (0.0..=1.0).contains(v))
+            .ok_or_else(|| usage(format!("--{name} {t:?} is not a number in 0..=1")))
+    };
+    if let Some((from, to)) = text.split_once("..") {
+        Ok(Curve::Ramp {
+            from: number(from)?,
+            to: number(to)?,
+        })
+    } else if text.contains(',') {
+        Ok(Curve::PerBar(
+            text.split(',').map(number).collect::<Result<_, _>>()?,
+        ))
+    } else {
+        Ok(Curve::Constant(number(text)?))
+    }
+}
+
+fn parse_bars(text: &str) -> Result<RangeInclusive<u32>, CliError> {
+    let bad = || usage(format!("--bars {text:?}: give bars as 5..8, 5-8 or 5"));
+    let (a, b) = text
+        .split_once("..")
+        .or_else(|| text.split_once('-'))
+        .unwrap_or((text, text));
+    let a: u32 = a.trim().parse().map_err(|_| bad())?;
+    let b: u32 = b
+        .trim()
+        .trim_start_matches('=')
+        .parse()
+        .map_err(|_| bad())?;
+    Ok(a..=b)
+}
+
+impl ComposeArgs {
+    /// Applies the explicit options (which override the prompt) to `request`.
+    fn apply(&self, request: &mut Request) -> Result<(), CliError> {
+        if let Some(key) = &self.key {
+            request.key = Some(
+                key.parse()
+                    .map_err(|e| usage(format!("--key {key:?}: {e}")))?,
+            );
+        }
+        if let Some(tempo) = self.tempo {
+            request.tempo_bpm = Some(tempo);
+        }
+        if let Some(meter) = &self.meter {
+            let parsed = meter
+                .split_once('/')
+                .and_then(|(n, d)| Some((n.trim().parse().ok()?, d.trim().parse().ok()?)));
+            request.meter =
+                Some(parsed.ok_or_else(|| usage(format!("--meter {meter:?}: write it as 6/8")))?);
+        }
+        if let Some(layers) = &self.layers {
+            let mut parsed: Vec<Layer> = layers
+                .split(',')
+                .map(parse_layer)
+                .collect::<Result<_, _>>()?;
+            parsed.sort();
+            parsed.dedup();
+            request.layers = parsed;
+        }
+        for (name, text, curve) in [
+            ("intensity", &self.intensity, &mut request.intensity),
+            ("density", &self.density, &mut request.density),
+            ("register", &self.register, &mut request.register),
+        ] {
+            if let Some(text) = text {
+                *curve = parse_curve(name, text)?;
+            }
+        }
+        request.seed = self.seed.unwrap_or_else(clock_seed);
+        request.sampling = SamplingSettings {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: Some(self.top_p),
+        };
+        request.key_lock = !self.chromatic;
+        request.candidates = self.candidates;
+        Ok(())
+    }
+
+    fn moods(&self) -> Result<MoodTable, CliError> {
+        let table = match &self.moods {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                MoodTable::from_ron(&text)
+            }
+            None => MoodTable::default_table(),
+        };
+        table.map_err(|e| usage(e.to_string()))
+    }
+
+    fn composer(&self) -> Result<Composer, CliError> {
+        let backend = match self.backend {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::Wgpu => BackendChoice::Wgpu,
+            BackendArg::Cpu => BackendChoice::Cpu,
+        };
+        Ok(Composer::load(&ModelSource::parse(&self.model), backend)?)
+    }
+
+    /// The output stem, without an extension the user may have typed.
+    fn stem(&self) -> PathBuf {
+        let text = self.out.to_string_lossy();
+        for ext in [".mid", ".midi", ".melody.json", ".melody.ron", ".tone.json"] {
+            if text.len() > ext.len() && text.to_ascii_lowercase().ends_with(ext) {
+                return PathBuf::from(&text[..text.len() - ext.len()]);
+            }
+        }
+        self.out.clone()
+    }
+}
+
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() % 1_000_000)
+}
+
+/// `leitmotif generate`.
+pub fn generate(args: &GenerateArgs) -> Result<(), CliError> {
+    let moods = args.options.moods()?;
+    let (mut request, parsed) = match &args.prompt {
+        Some(prompt) => Request::from_prompt(prompt, &moods),
+        None => (Request::default(), PromptControls::default()),
+    };
+    if let Some(bars) = args.bars {
+        request.bars = bars;
+    }
+    request.looped |= args.looped;
+    args.options.apply(&mut request)?;
+    run(&args.options, &request, Some(&parsed))
+}
+
+/// `leitmotif continue`.
+pub fn continue_(args: &ContinueArgs) -> Result<(), CliError> {
+    let primer = read_score(&args.primer)?;
+    let mut request = Request {
+        task: Task::Continue { primer },
+        bars: args.bars,
+        ..Request::default()
+    };
+    args.options.apply(&mut request)?;
+    run(&args.options, &request, None)
+}
+
+/// `leitmotif infill`.
+pub fn infill(args: &InfillArgs) -> Result<(), CliError> {
+    let score = read_score(&args.input)?;
+    let layer = args.layer.as_deref().map(parse_layer).transpose()?;
+    let mut request = Request {
+        task: Task::Infill {
+            score,
+            bars: parse_bars(&args.bars)?,
+            layer,
+        },
+        ..Request::default()
+    };
+    args.options.apply(&mut request)?;
+    run(&args.options, &request, None)
+}
+
+fn run(
+    options: &ComposeArgs,
+    request: &Request,
+    parsed: Option<&PromptControls>,
+) -> Result<(), CliError> {
+    request.validate()?;
+    let composer = options.composer()?;
+    let composition = composer.compose(request)?;
+    let files = composition.write(&options.stem())?;
+    let mut out = std::io::stdout().lock();
+    let _ = report(&mut out, &composition, &files, parsed);
+    Ok(())
+}
+
+fn report(
+    out: &mut impl Write,
+    c: &Composition,
+    files: &[PathBuf],
+    parsed: Option<&PromptControls>,
+) -> std::io::Result<()> {
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    writeln!(out, "wrote {}", names.join(", "))?;
+    writeln!(
+        out,
+        "  key {}, {} bpm, {}, bars {}-{} of {}{}",
+        c.key,
+        c.tempo_bpm,
+        c.meter,
+        c.bars.start(),
+        c.bars.end(),
+        c.total_bars,
+        if c.looped { ", looped" } else { "" }
+    )?;
+    let layers: Vec<String> = c
+        .layers
+        .iter()
+        .map(|l| {
+            format!(
+                "{} ({}, {} notes)",
+                l.layer.role().as_str(),
+                l.source.as_str(),
+                l.notes
+            )
+        })
+        .collect();
+    writeln!(out, "  layers {}", layers.join(", "))?;
+    writeln!(
+        out,
+        "  seed {}, model {}, backend {}, {} tokens, {:.2} s",
+        c.seed,
+        c.model,
+        c.backend,
+        c.tokens,
+        c.elapsed.as_secs_f64()
+    )?;
+    if let Some(bits) = c.join_bits {
+        let mean = c.candidate_bits.iter().sum::<f64>() / c.candidate_bits.len().max(1) as f64;
+        writeln!(
+            out,
+            "  {} scored {:.3} bits/token (best of {} candidates, mean {:.3})",
+            if c.looped { "loop seam" } else { "join" },
+            bits,
+            c.candidate_bits.len(),
+            mean
+        )?;
+    }
+    if let Some(parsed) = parsed {
+        if !parsed.moods.is_empty() {
+            writeln!(out, "  moods {}", parsed.moods.join(", "))?;
+        }
+        if !parsed.unused.is_empty() {
+            writeln!(out, "  words not used: {}", parsed.unused.join(" "))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curves_bars_and_layers_parse_or_fail_clearly() {
+        assert_eq!(
+            parse_curve("intensity", "0.2..0.9").ok(),
+            Some(Curve::Ramp { from: 0.2, to: 0.9 })
+        );
+        assert_eq!(
+            parse_curve("intensity", "0.5").ok(),
+            Some(Curve::Constant(0.5))
+        );
+        assert_eq!(
+            parse_curve("density", "0.1,0.9").ok(),
+            Some(Curve::PerBar(vec![0.1, 0.9]))
+        );
+        let e = parse_curve("intensity", "0.2..3")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("--intensity \"3\" is not a number in 0..=1")
+        );
+        assert_eq!(parse_bars("5..8").ok(), Some(5..=8));
+        assert_eq!(parse_bars("5-8").ok(), Some(5..=8));
+        assert_eq!(parse_bars("3").ok(), Some(3..=3));
+        assert!(parse_bars("x").is_err());
+        assert_eq!(parse_layer("Drums").ok(), Some(Layer::Drums));
+        assert!(parse_layer("kazoo").is_err());
+    }
+}
