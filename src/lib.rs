@@ -5,7 +5,9 @@
 //! - [`score`]: the score model, music theory, analysis, MIDI and JSON in and out;
 //! - [`tokens`]: the event vocabulary the models read and write;
 //! - [`model`]: the burn models (a melody LSTM and a multi-part transformer);
-//! - [`train`]: training, evaluation, the embedded default models and controlled sampling.
+//! - [`train`]: training, evaluation, the embedded default models and controlled sampling;
+//! - [`compose`]: the composer (prompts, hard constraints, continue, infill, loops, layers);
+//! - [`arrange`]: the arranger (bass, chords, drums and dynamics from a melody).
 //!
 //! ```
 //! use leitmotif::score::{Score, midi};
@@ -15,6 +17,8 @@
 //! # Ok::<(), leitmotif::score::MidiError>(())
 //! ```
 
+pub use leitmotif_arrange as arrange;
+pub use leitmotif_compose as compose;
 pub use leitmotif_model as model;
 pub use leitmotif_score as score;
 pub use leitmotif_tokens as tokens;

@@ -33,6 +33,7 @@
 //! reports every word it did not use; [`MoodTable`] is the editable RON table of mood words
 //! behind it.
 
+mod assemble;
 mod composer;
 mod composition;
 mod engine;
