@@ -47,6 +47,6 @@ mod session;
 pub use composer::{Composer, MODEL_LAYER_SHARE};
 pub use composition::{Composition, LayerReport, Source};
 pub use error::ComposeError;
-pub use moods::{Mood, MoodError, MoodTable};
+pub use moods::{Mood, MoodError, MoodTable, Transition};
 pub use prompt::{PromptControls, parse_prompt};
 pub use request::{Curve, LayerRanges, Request, SamplingSettings, Task};

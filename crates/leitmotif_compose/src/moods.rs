@@ -38,6 +38,47 @@ pub struct Mood {
     pub intensity: f64,
     /// Layers that play.
     pub layers: Vec<Role>,
+    /// The intensity (0..=1) at which a layer enters; layers not named enter at 0.
+    #[serde(default)]
+    pub enter: BTreeMap<Role, f64>,
+    /// When a game switching to this mood hears it begin.
+    #[serde(default)]
+    pub transition: Transition,
+    /// How long the old music fades under the new, in beats (0: a cut on the boundary).
+    #[serde(default)]
+    pub crossfade_beats: f64,
+    /// A fixed key ("D minor"), or none to keep the music's key (or pick one in `mode`).
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// When a change of mood lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    /// At once.
+    Immediate,
+    /// On the next beat.
+    NextBeat,
+    /// On the next bar line.
+    #[default]
+    NextBar,
+    /// On the bar line that starts the next group of this many bars (counted from bar 1).
+    Bars(u32),
+}
+
+impl Mood {
+    /// The layers that play at `intensity`: those of [`layers`](Self::layers) whose entry
+    /// intensity has been reached (the melody always plays).
+    pub fn layers_at(&self, intensity: f64) -> Vec<Role> {
+        self.layers
+            .iter()
+            .copied()
+            .filter(|role| {
+                *role == Role::Melody || self.enter.get(role).is_none_or(|at| intensity >= *at)
+            })
+            .collect()
+    }
 }
 
 /// A mood table that cannot be used.
@@ -106,6 +147,28 @@ impl MoodTable {
             if mood.layers.is_empty() {
                 return Err(bad("no layers".to_owned()));
             }
+            if let Some((role, at)) = mood.enter.iter().find(|(_, at)| !(0.0..=1.0).contains(*at)) {
+                return Err(bad(format!(
+                    "{} enters at {at}, outside 0..=1",
+                    role.as_str()
+                )));
+            }
+            if !(mood.crossfade_beats.is_finite() && (0.0..=64.0).contains(&mood.crossfade_beats)) {
+                return Err(bad(format!(
+                    "crossfade of {} beats is outside 0..=64",
+                    mood.crossfade_beats
+                )));
+            }
+            if mood.transition == Transition::Bars(0) {
+                return Err(bad("a transition every 0 bars never lands".to_owned()));
+            }
+            if let Some(key) = &mood.key
+                && key.parse::<leitmotif_score::theory::Scale>().is_err()
+            {
+                return Err(bad(format!(
+                    "key {key:?} is not a key (\"D minor\", \"F# dorian\")"
+                )));
+            }
             for word in &mood.words {
                 if let Some(other) = owners.insert(word, name) {
                     return Err(bad(format!("the word {word:?} also names mood {other:?}")));
@@ -122,5 +185,59 @@ impl MoodTable {
             .iter()
             .find(|(name, mood)| **name == word || mood.words.contains(&word))
             .map(|(name, mood)| (name.as_str(), mood))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_enter_with_intensity_and_transitions_parse() {
+        let table = MoodTable::default_table().unwrap_or_else(|e| panic!("{e}"));
+        let (name, combat) = table
+            .lookup("combat")
+            .unwrap_or_else(|| panic!("no combat"));
+        assert_eq!(name, "exciting");
+        assert_eq!(combat.transition, Transition::NextBeat);
+        assert_eq!(combat.layers_at(0.1), [Role::Melody]);
+        assert_eq!(
+            combat.layers_at(0.45),
+            [Role::Melody, Role::Bass, Role::Chords]
+        );
+        assert_eq!(combat.layers_at(0.9).len(), 4);
+        let calm = &table.moods["calm"];
+        assert_eq!(calm.transition, Transition::Bars(2));
+        assert!((calm.crossfade_beats - 4.0).abs() < 1e-9);
+        for (from, to, needle) in [
+            (
+                "enter: {bass: 0.4}",
+                "enter: {bass: 1.4}",
+                "bass enters at 1.4",
+            ),
+            (
+                "transition: bars(2),\n            crossfade_beats: 4",
+                "transition: bars(0),\n            crossfade_beats: 4",
+                "every 0 bars",
+            ),
+            (
+                "crossfade_beats: 4",
+                "crossfade_beats: -1",
+                "crossfade of -1",
+            ),
+            (
+                "transition: next_beat",
+                "transition: next_century",
+                "next_century",
+            ),
+        ] {
+            let text = DEFAULT_MOODS_RON.replacen(from, to, 1);
+            assert_ne!(text, DEFAULT_MOODS_RON, "{from}");
+            let e = MoodTable::from_ron(&text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
     }
 }
