@@ -7,7 +7,9 @@
 //! - [`model`]: the burn models (a melody LSTM and a multi-part transformer);
 //! - [`train`]: training, evaluation, the embedded default models and controlled sampling;
 //! - [`compose`]: the composer (prompts, hard constraints, continue, infill, loops, layers);
-//! - [`arrange`]: the arranger (bass, chords, drums and dynamics from a melody).
+//! - [`arrange`]: the arranger (bass, chords, drums and dynamics from a melody);
+//! - [`director`]: the engine-agnostic music director (clock, transitions, look-ahead,
+//!   session export) that the Bevy plugin `bevy_leitmotif` wraps.
 //!
 //! ```
 //! use leitmotif::score::{Score, midi};
@@ -19,6 +21,7 @@
 
 pub use leitmotif_arrange as arrange;
 pub use leitmotif_compose as compose;
+pub use leitmotif_director as director;
 pub use leitmotif_model as model;
 pub use leitmotif_score as score;
 pub use leitmotif_tokens as tokens;

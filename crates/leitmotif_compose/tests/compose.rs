@@ -595,3 +595,40 @@ fn dynamics_use_at_least_32_velocity_levels_and_follow_intensity() {
     };
     assert!(mean(15) > mean(0) + 20.0, "{} vs {}", mean(0), mean(15));
 }
+
+/// The GPU path: the same composer on wgpu (lavapipe on a machine without a GPU) keeps every
+/// constraint and is deterministic on its backend. `LEITMOTIF_SKIP_WGPU_TESTS=1` skips it
+/// where no adapter exists.
+#[test]
+fn composing_on_wgpu_keeps_the_constraints_and_is_deterministic() {
+    if leitmotif_model::probe_wgpu().is_empty() {
+        if std::env::var("LEITMOTIF_SKIP_WGPU_TESTS").is_ok_and(|v| v == "1") {
+            return;
+        }
+        panic!(
+            "no wgpu adapter: install Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`) \
+             or set LEITMOTIF_SKIP_WGPU_TESTS=1 to skip"
+        );
+    }
+    let composer = Composer::load(&ModelSource::DefaultRnn, BackendChoice::Wgpu)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        composer.backend().starts_with("wgpu"),
+        "{}",
+        composer.backend()
+    );
+    let request = Request {
+        key: Some(Scale::new(PitchClass::from_midi(2), Mode::NaturalMinor)),
+        layers: vec![Layer::Melody, Layer::Bass],
+        bars: 2,
+        seed: 3,
+        ..Request::default()
+    };
+    let a = composer.compose(&request).unwrap_or_else(|e| panic!("{e}"));
+    check_new_piece(&request, &a);
+    let b = composer.compose(&request).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        a.score, b.score,
+        "same request and seed on one backend, same music"
+    );
+}

@@ -1,0 +1,508 @@
+//! The [`Director`]: game state, intensity and stingers in; phrase jobs out; delivered
+//! phrases placed on the boundaries their moods name; beat, bar and phrase events out as
+//! time advances.
+
+use std::collections::VecDeque;
+
+use leitmotif_compose::request::{MAX_BARS, layer_of_role};
+use leitmotif_compose::{Composition, Curve, Mood, MoodTable, Request, Task, Transition};
+use leitmotif_score::Score;
+use leitmotif_score::theory::Scale;
+use leitmotif_score::time::Meter;
+use leitmotif_tokens::Layer;
+use leitmotif_tokens::fnv::Fnv1a;
+use leitmotif_tokens::vocab::meter_index;
+
+use crate::clock::{MusicClock, check_bpm};
+use crate::error::DirectorError;
+use crate::events::DirectorEvent;
+use crate::job::{DirectorSettings, Job, JobKind};
+use crate::session::{Phrase, Render, Timeline};
+
+/// A game state resolved through the mood table.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct State {
+    /// The name the game used.
+    pub(crate) name: String,
+    /// The mood's name in the table.
+    pub(crate) mood_name: String,
+    pub(crate) mood: Mood,
+}
+
+/// A job handed out and not yet delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pending {
+    pub(crate) id: u64,
+    pub(crate) kind: JobKind,
+    pub(crate) state: String,
+    pub(crate) due: u64,
+    pub(crate) rule: Transition,
+    pub(crate) late: bool,
+}
+
+/// The music director: an FMOD/Wwise-style adaptive music state machine over generated
+/// phrases, deterministic and driven by [`advance`](Self::advance).
+///
+/// The host loop: call [`poll_job`](Self::poll_job) and compose each [`Job`]'s request
+/// off the frame; hand the result to [`deliver`](Self::deliver); call
+/// [`advance`](Self::advance) every frame and react to its events. The clock starts when
+/// the first phrase is delivered (the session's tick 0 is its first beat).
+///
+/// Placement rules: a continuation starts where the scheduled music ends; a state change
+/// lands on the boundary its mood's [`Transition`] names, computed when the state is set,
+/// and cuts the music there (notes starting after the cut are dropped, notes ringing past
+/// it are cut). If the scheduled music runs out before the next phrase arrives, its last
+/// phrase repeats — never silence. A late continuation lands where the repeat playing
+/// then ends; a late state change on the next boundary of its rule after delivery. A
+/// stinger is laid over the music on its own track from the next beat.
+#[derive(Debug, Clone)]
+pub struct Director {
+    pub(crate) settings: DirectorSettings,
+    pub(crate) table: MoodTable,
+    pub(crate) clock: MusicClock,
+    pub(crate) timeline: Timeline,
+    pub(crate) started: bool,
+    pub(crate) seconds: f64,
+    pub(crate) tick: u64,
+    pub(crate) target: State,
+    pub(crate) intensity: f64,
+    pub(crate) intensity_target: f64,
+    pub(crate) key_lock: Option<Scale>,
+    pub(crate) tempo_lock: Option<f64>,
+    pub(crate) meter_lock: Option<Meter>,
+    pub(crate) next_id: u64,
+    pub(crate) main: Option<Pending>,
+    pub(crate) stingers: Vec<Pending>,
+    pub(crate) outbox: VecDeque<Job>,
+    pub(crate) failures: u32,
+    pub(crate) queued: Vec<DirectorEvent>,
+}
+
+fn resolve(table: &MoodTable, name: &str) -> Result<State, DirectorError> {
+    let (mood_name, mood) = table
+        .lookup(name)
+        .ok_or_else(|| DirectorError::UnknownState {
+            name: name.to_owned(),
+            known: table.moods.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+    Ok(State {
+        name: name.to_owned(),
+        mood_name: mood_name.to_owned(),
+        mood: mood.clone(),
+    })
+}
+
+fn check_model_meter(meter: Meter) -> Result<(), DirectorError> {
+    match meter_index(meter.numerator, meter.denominator) {
+        Some(_) => Ok(()),
+        None => Err(DirectorError::Invalid {
+            what: "meter",
+            reason: format!("{meter} is not a meter the models know"),
+        }),
+    }
+}
+
+/// A job's seed: the session seed and the job's id, hashed.
+fn job_seed(seed: u64, id: u64) -> u64 {
+    let mut h = Fnv1a::default();
+    h.write(b"leitmotif_director job");
+    h.write_u64(seed);
+    h.write_u64(id);
+    h.finish()
+}
+
+impl Director {
+    /// A director over `table`, in [`DirectorSettings::initial_state`].
+    ///
+    /// # Errors
+    /// [`DirectorError::UnknownState`] when the table has no mood for the initial state;
+    /// [`DirectorError::Mood`] for a table that does not validate;
+    /// [`DirectorError::Invalid`] for a setting out of range.
+    pub fn new(settings: DirectorSettings, table: MoodTable) -> Result<Self, DirectorError> {
+        table.validate()?;
+        let invalid = |what, reason: String| Err(DirectorError::Invalid { what, reason });
+        if !(1..=MAX_BARS).contains(&settings.phrase_bars) {
+            return invalid(
+                "phrase_bars",
+                format!("{} is outside 1..={MAX_BARS}", settings.phrase_bars),
+            );
+        }
+        for (what, value) in [
+            ("generation_seconds", settings.generation_seconds),
+            (
+                "intensity_smoothing_seconds",
+                settings.intensity_smoothing_seconds,
+            ),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return invalid(what, format!("{value} is not a duration"));
+            }
+        }
+        check_model_meter(settings.meter)?;
+        let target = resolve(&table, &settings.initial_state)?;
+        let clock = MusicClock::new(target.mood.tempo_bpm, settings.meter)?;
+        let intensity = if settings.initial_intensity.is_finite() {
+            settings.initial_intensity.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        Ok(Self {
+            settings,
+            table,
+            clock,
+            timeline: Timeline::default(),
+            started: false,
+            seconds: 0.0,
+            tick: 0,
+            target,
+            intensity,
+            intensity_target: intensity,
+            key_lock: None,
+            tempo_lock: None,
+            meter_lock: None,
+            next_id: 1,
+            main: None,
+            stingers: Vec::new(),
+            outbox: VecDeque::new(),
+            failures: 0,
+            queued: Vec::new(),
+        })
+    }
+
+    /// Switches to the game state `name` (a mood's name or word, e.g. `"combat"`).
+    ///
+    /// A state whose mood is the one already asked for changes nothing. Otherwise the
+    /// change lands on the boundary the mood's transition rule names from the clock now;
+    /// its phrase is asked for at once (the next [`poll_job`](Self::poll_job)), continuing
+    /// the last [`primer_bars`](DirectorSettings::primer_bars) bars scheduled up to the
+    /// boundary. Before the first phrase arrives, the first phrase is asked for again in
+    /// the new state.
+    ///
+    /// # Errors
+    /// [`DirectorError::UnknownState`] naming `name`; nothing changes.
+    pub fn set_state(&mut self, name: &str) -> Result<(), DirectorError> {
+        let state = resolve(&self.table, name)?;
+        if state.mood_name == self.target.mood_name {
+            return Ok(());
+        }
+        tracing::debug!(from = %self.target.name, to = %state.name, "state change");
+        self.failures = 0;
+        self.cancel_main();
+        let rule = state.mood.transition;
+        self.target = state;
+        if !self.started {
+            return Ok(());
+        }
+        let due = self.clock.next_boundary(self.tick, rule);
+        // Music scheduled past the boundary is stale; the phrase sounding now stays.
+        let stale = due.max(self.tick + 1);
+        self.timeline.drop_from(stale);
+        self.clock.truncate_from(stale);
+        self.extend_to(due);
+        let job = self.new_job(JobKind::Change, due, rule);
+        self.outbox.push_back(job);
+        Ok(())
+    }
+
+    /// Sets the target intensity (clamped to 0..=1; not a number is ignored); the intensity
+    /// the director uses follows it smoothly as time advances.
+    pub fn set_intensity(&mut self, intensity: f64) {
+        if intensity.is_finite() {
+            self.intensity_target = intensity.clamp(0.0, 1.0);
+        }
+    }
+
+    /// Asks for a one-bar stinger in the mood `name` names, laid over the music from the
+    /// next beat (from the next beat after delivery if it comes late), and returns its
+    /// job's id. It plays in the current tempo and meter, on the session's `Stinger` track.
+    ///
+    /// # Errors
+    /// [`DirectorError::UnknownState`] for a name no mood has;
+    /// [`DirectorError::NotStarted`] before the first phrase arrived.
+    pub fn stinger(&mut self, name: &str) -> Result<u64, DirectorError> {
+        let state = resolve(&self.table, name)?;
+        if !self.started {
+            return Err(DirectorError::NotStarted("a stinger"));
+        }
+        let due = self.clock.next_boundary(self.tick, Transition::NextBeat);
+        let id = self.take_id();
+        let segment = *self.clock.segment_at(due);
+        let mut request = self.request(&state, id, due, 1, segment.bpm, segment.meter);
+        request.layers = vec![Layer::Melody];
+        request.intensity = Curve::Constant(self.intensity_target);
+        self.stingers.push(Pending {
+            id,
+            kind: JobKind::Stinger,
+            state: name.to_owned(),
+            due,
+            rule: Transition::NextBeat,
+            late: false,
+        });
+        self.outbox.push_back(Job {
+            id,
+            kind: JobKind::Stinger,
+            request,
+            due_tick: due,
+            state: name.to_owned(),
+        });
+        Ok(id)
+    }
+
+    /// Locks every later phrase to `key` (`None`: each mood's key, or the music's own).
+    pub fn lock_key(&mut self, key: Option<Scale>) {
+        self.key_lock = key;
+    }
+
+    /// Locks every later phrase to `bpm` quarter notes per minute (`None`: each mood's).
+    ///
+    /// # Errors
+    /// [`DirectorError::Invalid`] for a tempo outside 20..=400 bpm; nothing changes.
+    pub fn lock_tempo(&mut self, bpm: Option<f64>) -> Result<(), DirectorError> {
+        if let Some(bpm) = bpm {
+            check_bpm(bpm)?;
+        }
+        self.tempo_lock = bpm;
+        Ok(())
+    }
+
+    /// Locks every later phrase to `meter` (`None`: [`DirectorSettings::meter`]).
+    ///
+    /// # Errors
+    /// [`DirectorError::Invalid`] for a meter the models do not know; nothing changes.
+    pub fn lock_meter(&mut self, meter: Option<Meter>) -> Result<(), DirectorError> {
+        if let Some(meter) = meter {
+            check_model_meter(meter)?;
+        }
+        self.meter_lock = meter;
+        Ok(())
+    }
+
+    /// Replaces the mood table (hot reload): later phrases follow it, scheduled ones stay.
+    ///
+    /// # Errors
+    /// [`DirectorError::Mood`] for a table that does not validate, or
+    /// [`DirectorError::UnknownState`] when it has no mood for the current state; the old
+    /// table stays.
+    pub fn set_table(&mut self, table: MoodTable) -> Result<(), DirectorError> {
+        table.validate()?;
+        self.target = resolve(&table, &self.target.name)?;
+        self.table = table;
+        self.failures = 0;
+        Ok(())
+    }
+
+    /// Asks again after [`max_retries`](DirectorSettings::max_retries) failures in a row
+    /// made the director stop.
+    pub fn retry(&mut self) {
+        self.failures = 0;
+    }
+
+    /// The next job to compose, if one is needed now: the first phrase, a state change's
+    /// or stinger's phrase, or the next phrase when the scheduled music is running out
+    /// (see [`DirectorSettings::look_ahead_bars`]). Each job is handed out once.
+    pub fn poll_job(&mut self) -> Option<Job> {
+        if let Some(job) = self.outbox.pop_front() {
+            return Some(job);
+        }
+        if self.main.is_some() || self.failures > self.settings.max_retries {
+            return None;
+        }
+        if !self.started {
+            return Some(self.new_job(JobKind::First, 0, Transition::Immediate));
+        }
+        let end = self.timeline.end();
+        let segment = self.clock.segment_at(self.tick);
+        let bar = segment.bar_ticks() as f64 * segment.seconds_per_tick();
+        let lead =
+            f64::from(self.settings.look_ahead_bars) * bar + self.settings.generation_seconds;
+        let remaining = self.clock.seconds_at(end) - self.seconds;
+        (remaining <= lead.max(bar))
+            .then(|| self.new_job(JobKind::Continue, end, Transition::NextBar))
+    }
+
+    /// Hands back job `id`'s composition. Returns whether it was used: a stale id (a job a
+    /// state change replaced) is ignored.
+    ///
+    /// # Errors
+    /// [`DirectorError::InvalidPhrase`] for a composition that cannot be placed; the job
+    /// counts as failed (see [`fail`](Self::fail)).
+    pub fn deliver(&mut self, id: u64, composition: Composition) -> Result<bool, DirectorError> {
+        if let Some(i) = self.stingers.iter().position(|p| p.id == id) {
+            let pending = self.stingers.remove(i);
+            let phrase = Phrase::new(id, pending.state, composition)?;
+            let start = if pending.due >= self.tick {
+                pending.due
+            } else {
+                self.clock.next_boundary(self.tick, Transition::NextBeat)
+            };
+            self.timeline.overlay(phrase, start);
+            return Ok(true);
+        }
+        let Some(pending) = self.main.take_if(|p| p.id == id) else {
+            tracing::debug!(id, "stale phrase ignored");
+            return Ok(false);
+        };
+        let phrase = match Phrase::new(id, pending.state.clone(), composition) {
+            Ok(phrase) => phrase,
+            Err(e) => {
+                self.main = Some(pending);
+                self.fail(id, &e.to_string());
+                return Err(e);
+            }
+        };
+        let start = match pending.kind {
+            JobKind::First => 0,
+            _ if !pending.late && pending.due >= self.tick => pending.due,
+            JobKind::Continue => self
+                .timeline
+                .index_at(self.tick)
+                .map_or(self.tick, |i| self.timeline.placements[i].end),
+            _ => self.clock.next_boundary(self.tick, pending.rule),
+        };
+        let index = self.timeline.phrases.len();
+        self.clock.set_segment(start, phrase.bpm, phrase.meter)?;
+        self.timeline.phrases.push(phrase);
+        self.timeline.place(index, start, 0);
+        self.started = true;
+        self.failures = 0;
+        Ok(true)
+    }
+
+    /// Reports that job `id` could not be composed. The music goes on; a first phrase or a
+    /// state change is asked for again at once, a continuation at the next poll, a stinger
+    /// is dropped — up to [`max_retries`](DirectorSettings::max_retries) failures in a row.
+    pub fn fail(&mut self, id: u64, message: &str) {
+        let pending = if let Some(i) = self.stingers.iter().position(|p| p.id == id) {
+            self.stingers.remove(i)
+        } else if let Some(p) = self.main.take_if(|p| p.id == id) {
+            p
+        } else {
+            return;
+        };
+        tracing::warn!(id, state = %pending.state, message, "phrase failed");
+        self.queued.push(DirectorEvent::PhraseFailed {
+            state: pending.state.clone(),
+            id,
+            message: message.to_owned(),
+        });
+        if pending.kind == JobKind::Stinger {
+            return;
+        }
+        self.failures += 1;
+        if self.failures > self.settings.max_retries {
+            tracing::warn!(
+                failures = self.failures,
+                "too many failed phrases; not asking again"
+            );
+            return;
+        }
+        if matches!(pending.kind, JobKind::First | JobKind::Change) {
+            let job = self.new_job(pending.kind, pending.due, pending.rule);
+            if let Some(main) = &mut self.main {
+                main.late = pending.late;
+            }
+            self.outbox.push_back(job);
+        }
+    }
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Forgets the pending main job (its id becomes stale).
+    fn cancel_main(&mut self) {
+        if let Some(p) = self.main.take() {
+            self.outbox.retain(|job| job.id != p.id);
+        }
+    }
+
+    /// Makes the main job of `kind` due at `due` for the target state.
+    fn new_job(&mut self, kind: JobKind, due: u64, rule: Transition) -> Job {
+        let id = self.take_id();
+        let meter = self.meter_lock.unwrap_or(self.settings.meter);
+        let bpm = self.tempo_lock.unwrap_or(self.target.mood.tempo_bpm);
+        let state = self.target.clone();
+        let request = self.request(&state, id, due, self.settings.phrase_bars, bpm, meter);
+        self.main = Some(Pending {
+            id,
+            kind,
+            state: state.name.clone(),
+            due,
+            rule,
+            late: false,
+        });
+        Job {
+            id,
+            kind,
+            request,
+            due_tick: due,
+            state: state.name,
+        }
+    }
+
+    /// The request for a phrase of `bars` bars in `state`, continuing the music before `due`.
+    fn request(
+        &self,
+        state: &State,
+        id: u64,
+        due: u64,
+        bars: u32,
+        bpm: f64,
+        meter: Meter,
+    ) -> Request {
+        let mood = &state.mood;
+        let mut layers: Vec<Layer> = mood
+            .layers_at(self.intensity)
+            .into_iter()
+            .filter_map(layer_of_role)
+            .chain([Layer::Melody])
+            .collect();
+        layers.sort();
+        layers.dedup();
+        let key = self
+            .key_lock
+            .or_else(|| mood.key.as_deref().and_then(|k| k.parse().ok()));
+        Request {
+            task: self
+                .primer(due)
+                .map_or(Task::New, |primer| Task::Continue { primer }),
+            key,
+            mode: mood.mode,
+            tempo_bpm: Some(bpm),
+            meter: Some((meter.numerator, meter.denominator)),
+            bars,
+            density: Curve::Constant(mood.density),
+            register: Curve::Constant(mood.register),
+            intensity: Curve::Ramp {
+                from: self.intensity,
+                to: self.intensity_target,
+            },
+            layers,
+            seed: job_seed(self.settings.seed, id),
+            ..Request::default()
+        }
+    }
+
+    /// The last [`primer_bars`](DirectorSettings::primer_bars) bars scheduled before `due`
+    /// (from a bar line, and no further back than a mid-bar restart), or `None` when there
+    /// are no notes there.
+    fn primer(&self, due: u64) -> Option<Score> {
+        if !self.started || self.settings.primer_bars == 0 || due == 0 {
+            return None;
+        }
+        let last = self.clock.position(due - 1).bar - 1;
+        let first = last.saturating_sub(u64::from(self.settings.primer_bars) - 1);
+        let lo = self
+            .clock
+            .bar_start(first)
+            .max(self.clock.grid_origin(due - 1));
+        let what = Render {
+            markers: false,
+            stingers: false,
+        };
+        let score = self.timeline.render(&self.clock, lo, due, what);
+        (score.note_count() > 0).then_some(score)
+    }
+}

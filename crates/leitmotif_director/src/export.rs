@@ -1,0 +1,142 @@
+//! The session as a score and as files: every phrase where it played, markers where each
+//! state's music began, written as `.mid`, `.melody.json` and `.tone.json`.
+
+use std::path::{Path, PathBuf};
+
+use leitmotif_score::files::write_atomic;
+use leitmotif_score::{FileFormat, MelodyDocument, Score};
+
+use crate::clock::PPQ;
+use crate::director::Director;
+use crate::error::DirectorError;
+use crate::session::Render;
+
+/// The session score's name (its conductor track's name in MIDI).
+pub const SESSION_NAME: &str = "Leitmotif session";
+
+/// The longest name part [`sanitize_name`] keeps, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// The formats [`Director::export`] writes, in order.
+const FORMATS: [FileFormat; 3] = [
+    FileFormat::Midi,
+    FileFormat::MelodyJson,
+    FileFormat::ToneJson,
+];
+
+/// `name` made safe as part of a file name: every character but ASCII letters, digits, `-`
+/// and `_` becomes `_` (so no separator, dot or drive letter survives and no path can leave
+/// its folder), cut to [`MAX_NAME_CHARS`]; an empty name becomes `untitled`.
+pub fn sanitize_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.is_empty() {
+        "untitled".to_owned()
+    } else {
+        safe
+    }
+}
+
+impl Director {
+    /// The session so far (up to the tick now) as one score at 480 PPQ.
+    ///
+    /// Every phrase is where it played: a phrase cut by a transition keeps only the notes
+    /// starting before the cut, and notes ringing past the cut (or past now) are cut there;
+    /// repeats appear as played. Tempo, meter and key changes stand at the phrase starts
+    /// where they change (a meter also where a phrase starts mid-bar), and a marker (MIDI
+    /// FF 06) named after each game state, as the game named it, stands where that state's
+    /// music began. Tracks are merged by role — melody, bass, chords, drums, in that order,
+    /// one each where any notes played — then the stingers' own `Stinger` track.
+    pub fn session_score(&self) -> Score {
+        if !self.is_started() {
+            return Score::new(PPQ);
+        }
+        let what = Render {
+            markers: true,
+            stingers: true,
+        };
+        let mut score = self.timeline.render(&self.clock, 0, self.tick, what);
+        SESSION_NAME.clone_into(&mut score.name);
+        score
+    }
+
+    /// Writes every delivered phrase alone (`{name}_phrase_{NNN}_{state}`, numbered from 001
+    /// in delivery order, stingers included, with its generation metadata in the
+    /// `.melody.json`) and the whole [`session_score`](Self::session_score)
+    /// (`{name}_session`), each as `.mid`, `.melody.json` and `.tone.json` in `dir`
+    /// (created if missing), and returns the paths written.
+    ///
+    /// `name` and state names pass through [`sanitize_name`], so every file lands in `dir`.
+    /// All files are encoded before any is written, and each is written atomically.
+    ///
+    /// # Errors
+    /// [`DirectorError::Io`] if `dir` cannot be created; [`DirectorError::File`] if a
+    /// score cannot be encoded or a file written.
+    pub fn export(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>, DirectorError> {
+        std::fs::create_dir_all(dir).map_err(|source| DirectorError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let name = sanitize_name(name);
+        let mut docs = Vec::new();
+        for (i, phrase) in self.timeline.phrases.iter().enumerate() {
+            let stem = format!(
+                "{name}_phrase_{:03}_{}",
+                i + 1,
+                sanitize_name(&phrase.state)
+            );
+            let mut doc = phrase.composition.document();
+            doc.score = phrase.score();
+            docs.push((stem, doc));
+        }
+        docs.push((
+            format!("{name}_session"),
+            MelodyDocument::new(self.session_score()),
+        ));
+        let mut files = Vec::new();
+        for (stem, doc) in &docs {
+            for format in FORMATS {
+                let path = dir.join(format!("{stem}{}", format.extension()));
+                let bytes = format.encode(doc, &path)?;
+                files.push((path, bytes));
+            }
+        }
+        for (path, bytes) in &files {
+            write_atomic(path, bytes)?;
+        }
+        Ok(files.into_iter().map(|(path, _)| path).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_leave_the_folder() {
+        for (name, safe) in [
+            ("../x", "___x"),
+            ("/abs", "_abs"),
+            ("a/b", "a_b"),
+            ("a\\b", "a_b"),
+            ("C:evil", "C_evil"),
+            ("", "untitled"),
+            ("..", "__"),
+            ("boss fight!", "boss_fight_"),
+            ("ok-name_1", "ok-name_1"),
+            ("é", "_"),
+        ] {
+            assert_eq!(sanitize_name(name), safe, "{name:?}");
+        }
+        assert_eq!(sanitize_name(&"x".repeat(200)).len(), MAX_NAME_CHARS);
+    }
+}
