@@ -175,18 +175,7 @@ fn probe<D: Decoder>(
     for &t in prefix {
         decoder.feed(t);
     }
-    for t in [
-        Token::Bar,
-        Token::Key {
-            sharps: c.sharps,
-            minor: c.minor,
-        },
-        Token::Meter(c.meter),
-        Token::Density(c.density),
-        Token::Register(c.register),
-        Token::Intensity(c.intensity),
-        Token::Layer(Layer::Melody),
-    ] {
+    for t in c.tokens().into_iter().chain([Token::Layer(Layer::Melody)]) {
         decoder.feed(t);
     }
     // A plain bar of melody: one note per beat stepping down to the tonic.

@@ -217,18 +217,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
     pub(crate) fn write_bar(&mut self, bar: &GenBar) -> Result<(), ComposeError> {
         self.origin = bar.origin;
         self.intervals = bar.intervals;
-        let c = bar.controls;
-        self.feed_all(&[
-            Token::Bar,
-            Token::Key {
-                sharps: c.sharps,
-                minor: c.minor,
-            },
-            Token::Meter(c.meter),
-            Token::Density(c.density),
-            Token::Register(c.register),
-            Token::Intensity(c.intensity),
-        ])?;
+        self.feed_all(&bar.controls.tokens())?;
         for item in &bar.items {
             match item {
                 Item::Force(tokens) => self.feed_all(tokens)?,

@@ -57,7 +57,7 @@ pub(crate) fn split_bars(tokens: &[Token]) -> (Vec<Token>, Vec<BarTokens>) {
         match token {
             Token::Bar => bars.push(BarTokens {
                 head: vec![Token::Bar],
-                controls: blank_controls(),
+                controls: BarControls::default(),
                 layers: Vec::new(),
             }),
             Token::Eos | Token::Pad => {}
@@ -86,17 +86,6 @@ pub(crate) fn split_bars(tokens: &[Token]) -> (Vec<Token>, Vec<BarTokens>) {
         }
     }
     (head, bars)
-}
-
-fn blank_controls() -> BarControls {
-    BarControls {
-        sharps: 0,
-        minor: false,
-        meter: 0,
-        density: 0,
-        register: 0,
-        intensity: 0,
-    }
 }
 
 /// A bucket 1..buckets-1 for a 0..=1 value (bucket 0 means an empty bar).
@@ -314,22 +303,26 @@ pub(crate) fn plan(
     let mut targets: Vec<Layer> = request.layers.clone();
     targets.sort();
     targets.dedup();
+    let model: Vec<Layer> = targets
+        .iter()
+        .copied()
+        .filter(|l| model_layers.contains(l))
+        .collect();
+    // `n` new bars from `start` (grid units), every model layer sampled.
+    let new_bars = |start: u64, n: usize| -> Vec<GenBar> {
+        (0..n)
+            .map(|i| GenBar {
+                controls: controls_for(request, setup, meter_id, i, n, model.len()),
+                origin: start + i as u64 * units,
+                intervals,
+                items: model.iter().map(|&l| Item::Sample(l)).collect(),
+            })
+            .collect()
+    };
     match &request.task {
         Task::New => {
             let n = request.bars as usize;
-            let model: Vec<Layer> = targets
-                .iter()
-                .copied()
-                .filter(|l| model_layers.contains(l))
-                .collect();
-            let bars = (0..n)
-                .map(|i| GenBar {
-                    controls: controls_for(request, setup, meter_id, i, n, model.len()),
-                    origin: i as u64 * units,
-                    intervals,
-                    items: model.iter().map(|&l| Item::Sample(l)).collect(),
-                })
-                .collect();
+            let bars = new_bars(0, n);
             // Nothing rings past the last bar (for a loop: into its first bar).
             let mut bounds = Bounds::open();
             bounds.ceiling = vec![Some(n as u64 * units); Layer::ALL.len()];
@@ -363,19 +356,7 @@ pub(crate) fn plan(
             // The quantized primer ends on a bar line after every note of the original.
             let start_units = q.end_tick / unit;
             let n = request.bars as usize;
-            let model: Vec<Layer> = targets
-                .iter()
-                .copied()
-                .filter(|l| model_layers.contains(l))
-                .collect();
-            let bars = (0..n)
-                .map(|i| GenBar {
-                    controls: controls_for(request, setup, meter_id, i, n, model.len()),
-                    origin: start_units + i as u64 * units,
-                    intervals,
-                    items: model.iter().map(|&l| Item::Sample(l)).collect(),
-                })
-                .collect();
+            let bars = new_bars(start_units, n);
             let mut bounds = Bounds::open();
             bounds.ceiling = vec![Some(start_units + n as u64 * units); Layer::ALL.len()];
             for (track, layer) in base.tracks.iter().zip(assign_layers(&base)) {

@@ -6,10 +6,12 @@ use leitmotif_score::time::{Bar, BarMap, TempoMap};
 use leitmotif_score::{Note, Score};
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{DENSITY_BOUNDS, INTENSITY_BOUNDS, Layer, REGISTER_BOUNDS, bucket, meter_index};
+use crate::vocab::{
+    DENSITY_BOUNDS, INTENSITY_BOUNDS, Layer, REGISTER_BOUNDS, Token, bucket, meter_index,
+};
 
 /// The controls placed before one bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BarControls {
     /// Key signature sharps (-7..=7).
     pub sharps: i8,
@@ -26,6 +28,21 @@ pub struct BarControls {
 }
 
 impl BarControls {
+    /// The bar line and the control tokens that open a bar, in grammar order.
+    pub fn tokens(&self) -> [Token; 6] {
+        [
+            Token::Bar,
+            Token::Key {
+                sharps: self.sharps,
+                minor: self.minor,
+            },
+            Token::Meter(self.meter),
+            Token::Density(self.density),
+            Token::Register(self.register),
+            Token::Intensity(self.intensity),
+        ]
+    }
+
     /// The key these controls name.
     pub fn key(&self) -> Option<Key> {
         Key::from_key_signature(self.sharps, self.minor).ok()

@@ -77,14 +77,7 @@ pub fn decode_tokens(tokens: &[Token], allow_unfinished: bool) -> Result<Decoded
                     bar_start += bar_len;
                 }
                 started = true;
-                controls.push(BarControls {
-                    sharps: 0,
-                    minor: false,
-                    meter: 0,
-                    density: 0,
-                    register: 0,
-                    intensity: 0,
-                });
+                controls.push(BarControls::default());
             }
             Token::Key { sharps, minor } => {
                 if score

@@ -215,17 +215,7 @@ pub fn encode(score: &Score, style: Style) -> Result<Vec<Token>, TokenizeError> 
     ];
     let mut cursors = vec![0usize; q.tracks.len()];
     for (bar, c) in bar_map.bars().iter().zip(&controls) {
-        tokens.extend([
-            Token::Bar,
-            Token::Key {
-                sharps: c.sharps,
-                minor: c.minor,
-            },
-            Token::Meter(c.meter),
-            Token::Density(c.density),
-            Token::Register(c.register),
-            Token::Intensity(c.intensity),
-        ]);
+        tokens.extend(c.tokens());
         let tonic = c.key().map_or(0, |k| k.tonic.index());
         for (t, (track, layer)) in q.tracks.iter().zip(&layers).enumerate() {
             let start = cursors[t];
