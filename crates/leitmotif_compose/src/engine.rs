@@ -5,7 +5,9 @@
 //! lengths and meters):
 //! - a locked key: a pitched layer's pitch token is allowed only if its interval above the
 //!   bar's tonic is in the allowed set (drums are exempt);
-//! - ranges: a pitch token is allowed only if the absolute pitch is in its layer's range;
+//! - ranges: a pitch token is allowed only if the absolute pitch is in its layer's range
+//!   (for the melody, narrowed to a window around the bar's requested register where an
+//!   octave or more of the range is left);
 //! - monophony: in a monophonic layer no second note joins an onset, and a position is
 //!   allowed only at or after the end of the layer's previous note (across bar lines too);
 //! - ceilings: where music that must be kept follows (an infill's next note, a loop's end),
@@ -67,6 +69,9 @@ pub(crate) struct GenBar {
     pub origin: u64,
     /// Intervals above the tonic a locked key allows.
     pub intervals: [bool; 12],
+    /// The melody's pitches in this bar, around the requested register (`None`: its
+    /// whole range).
+    pub lead_range: Option<RangeInclusive<u8>>,
     /// The layers, in layer order.
     pub items: Vec<Item>,
 }
@@ -105,6 +110,8 @@ pub(crate) struct Engine<'r, D: Decoder> {
     /// The current bar's origin and allowed intervals.
     origin: u64,
     intervals: [bool; 12],
+    /// The melody's range in the current bar.
+    lead_range: RangeInclusive<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +160,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
             onset: 0,
             origin: 0,
             intervals: [true; 12],
+            lead_range: rules.layers[Layer::Melody.index()].range.clone(),
         }
     }
 
@@ -217,6 +225,21 @@ impl<'r, D: Decoder> Engine<'r, D> {
     pub(crate) fn write_bar(&mut self, bar: &GenBar) -> Result<(), ComposeError> {
         self.origin = bar.origin;
         self.intervals = bar.intervals;
+        // The register window narrows the melody's range where at least an octave of it
+        // is left (so an in-key pitch always remains).
+        let full = self.rule(Layer::Melody).range.clone();
+        self.lead_range = match &bar.lead_range {
+            Some(window) => {
+                let lo = *window.start().max(full.start());
+                let hi = *window.end().min(full.end());
+                if hi >= lo && hi - lo >= 12 {
+                    lo..=hi
+                } else {
+                    full
+                }
+            }
+            None => full,
+        };
         self.feed_all(&bar.controls.tokens())?;
         for item in &bar.items {
             match item {
@@ -244,7 +267,12 @@ impl<'r, D: Decoder> Engine<'r, D> {
             return self.rule(layer).range.contains(&p);
         }
         let absolute = u16::from(p) + u16::from(self.grammar.tonic());
-        u8::try_from(absolute).is_ok_and(|a| self.rule(layer).range.contains(&a))
+        let range = if layer == Layer::Melody {
+            &self.lead_range
+        } else {
+            &self.rule(layer).range
+        };
+        u8::try_from(absolute).is_ok_and(|a| range.contains(&a))
             && (!self.rules.key_lock || self.intervals[usize::from(p % 12)])
     }
 

@@ -9,7 +9,7 @@ use leitmotif_score::time::{BarMap, Meter};
 use leitmotif_score::{DEFAULT_PPQ, Score, TempoChange};
 use leitmotif_tokens::controls::BarControls;
 use leitmotif_tokens::vocab::{
-    DENSITY_BUCKETS, INTENSITY_BOUNDS, REGISTER_BUCKETS, bucket, meter_index, tempo_bucket,
+    INTENSITY_BOUNDS, REGISTER_BOUNDS, bucket, meter_index, tempo_bucket,
 };
 use leitmotif_tokens::{
     Layer, Style, Token, assign_layers, bar_units, encode, quantize, unit_ticks,
@@ -17,7 +17,9 @@ use leitmotif_tokens::{
 
 use crate::engine::{Bounds, GenBar, Item};
 use crate::error::ComposeError;
-use crate::request::{Request, Task, allowed_intervals, tonic_from_seed};
+use crate::request::{
+    Request, Task, allowed_intervals, density_bucket, register_bucket, tonic_from_seed,
+};
 
 /// The tokens of one encoded bar: `Bar`, its five controls, then each layer's block.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,12 +90,6 @@ pub(crate) fn split_bars(tokens: &[Token]) -> (Vec<Token>, Vec<BarTokens>) {
     (head, bars)
 }
 
-/// A bucket 1..buckets-1 for a 0..=1 value (bucket 0 means an empty bar).
-fn bucket_of(value: f64, buckets: u8) -> u8 {
-    let top = f64::from(buckets - 2);
-    1 + (value.clamp(0.0, 1.0) * top).round() as u8
-}
-
 /// The token plan of a request.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
@@ -162,6 +158,27 @@ pub(crate) fn signature_of(scale: Scale) -> (i8, bool) {
     key.key_signature()
 }
 
+/// The melody pitches that suit register bucket `bucket`: its bucket's mean-pitch bounds
+/// widened by half an octave each way (`None` for bucket 0, an empty bar).
+fn register_window(bucket: u8) -> Option<std::ops::RangeInclusive<u8>> {
+    let bounds = REGISTER_BOUNDS;
+    let b = usize::from(bucket);
+    if b == 0 || b > bounds.len() + 1 {
+        return None;
+    }
+    let lo = if b >= 2 {
+        bounds[b - 2]
+    } else {
+        bounds[0] - 5.0
+    };
+    let hi = if b <= bounds.len() {
+        bounds[b - 1]
+    } else {
+        bounds[bounds.len() - 1] + 5.0
+    };
+    Some((lo.floor() - 6.0).max(0.0) as u8..=(hi.ceil() + 6.0).min(127.0) as u8)
+}
+
 /// Lead-layer onsets per quarter note at the middle of each density bucket.
 const DENSITY_MIDS: [f64; 8] = [0.0, 0.5, 1.0, 1.5, 2.0, 2.6, 3.5, 5.0];
 
@@ -181,7 +198,7 @@ fn controls_for(
     voices: usize,
 ) -> BarControls {
     let (sharps, minor) = signature_of(setup.scale);
-    let density = bucket_of(request.density.at(bar, bars), DENSITY_BUCKETS);
+    let density = density_bucket(request.density.at(bar, bars));
     let loudness = (50.0 + 60.0 * request.intensity.at(bar, bars)) / 90.0;
     let onsets = DENSITY_MIDS[usize::from(density)] * setup.bpm / 60.0 * voices.max(1) as f64;
     BarControls {
@@ -189,7 +206,7 @@ fn controls_for(
         minor,
         meter,
         density,
-        register: bucket_of(request.register.at(bar, bars), REGISTER_BUCKETS),
+        register: register_bucket(request.register.at(bar, bars)),
         intensity: bucket(Some(onsets * loudness), &INTENSITY_BOUNDS),
     }
 }
@@ -315,7 +332,12 @@ pub(crate) fn plan(
                 controls: controls_for(request, setup, meter_id, i, n, model.len()),
                 origin: start + i as u64 * units,
                 intervals,
+                lead_range: None,
                 items: model.iter().map(|&l| Item::Sample(l)).collect(),
+            })
+            .map(|mut bar| {
+                bar.lead_range = register_window(bar.controls.register);
+                bar
             })
             .collect()
     };
@@ -459,6 +481,7 @@ pub(crate) fn plan(
                         } else {
                             Mode::Major
                         }),
+                        lead_range: register_window(c.register),
                         items: items.into_iter().map(|(_, item)| item).collect(),
                     }
                 })

@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 
 use leitmotif_score::theory::{Mode, PitchClass, Scale};
 use leitmotif_score::{Role, Score};
-use leitmotif_tokens::vocab::{METERS, meter_index};
+use leitmotif_tokens::vocab::{DENSITY_BUCKETS, METERS, meter_index};
 use leitmotif_tokens::{Layer, Style};
 
 use crate::error::ComposeError;
@@ -380,6 +380,19 @@ impl Request {
         }
         Ok(())
     }
+}
+
+/// The density token for a 0..=1 density: buckets 1 (under 0.75 onsets a quarter) to 7
+/// (over 4), evenly (bucket 0 means an empty bar).
+pub fn density_bucket(density: f64) -> u8 {
+    let top = f64::from(DENSITY_BUCKETS - 2);
+    1 + (density.clamp(0.0, 1.0) * top).round() as u8
+}
+
+/// The register token for a 0..=1 register: buckets 3 (mean pitch 57-62) to 7 (72-77),
+/// the means a melody in its default range (G3-E6) can have.
+pub fn register_bucket(register: f64) -> u8 {
+    3 + (register.clamp(0.0, 1.0) * 4.0).round() as u8
 }
 
 /// The pitch classes a locked key allows, relative to the tonic: the mode's scale, and for
