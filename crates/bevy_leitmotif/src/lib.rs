@@ -19,7 +19,7 @@
 //!
 //! fn on_bar(mut bars: MessageReader<BarTick>) {
 //!     for bar in bars.read() {
-//!         info!("bar {}", bar.bar);
+//!         tracing::info!("bar {}", bar.bar);
 //!     }
 //! }
 //! ```
