@@ -123,9 +123,9 @@ pub struct ComposerHandle(pub Arc<Composer>);
 /// A phrase being composed on the task pool.
 type Composing = Task<Result<Composition, ComposeError>>;
 
-/// Phrases being composed: job id, due tick, task.
+/// Phrases being composed: job id and task.
 #[derive(Resource, Default)]
-struct Pending(Vec<(u64, u64, Composing)>);
+struct Pending(Vec<(u64, Composing)>);
 
 /// The mood table asset the director follows: inserted by the plugin when
 /// [`LeitmotifPlugin::moods`] names a file, or by the game for a table it loaded or built
@@ -304,11 +304,11 @@ fn compose_phrases(
         let composer = Arc::clone(&composer.0);
         let request = job.request;
         let task = pool.spawn(async move { composer.compose(&request) });
-        pending.0.push((job.id, job.due_tick, task));
+        pending.0.push((job.id, task));
     }
     let wait = director.wait_for_phrases;
     let mut still = Vec::new();
-    for (id, due, mut task) in pending.0.drain(..) {
+    for (id, mut task) in pending.0.drain(..) {
         let result = if wait {
             Some(bevy::tasks::block_on(&mut task))
         } else {
@@ -324,7 +324,7 @@ fn compose_phrases(
                 warn!("leitmotif: phrase {id} failed: {e}");
                 director.director.fail(id, &e.to_string());
             }
-            None => still.push((id, due, task)),
+            None => still.push((id, task)),
         }
     }
     pending.0 = still;

@@ -6,11 +6,11 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use leitmotif_score::files::write_atomic;
+use leitmotif_score::files::write_engine_files;
 use leitmotif_score::melody::{ControlValue, Generation};
 use leitmotif_score::theory::Scale;
 use leitmotif_score::time::{BarMap, Meter};
-use leitmotif_score::{FileFormat, MelodyDocument, Score};
+use leitmotif_score::{MelodyDocument, Score};
 use leitmotif_tokens::Layer;
 
 use crate::error::ComposeError;
@@ -187,23 +187,7 @@ impl Composition {
     /// # Errors
     /// [`leitmotif_score::Error`] if a file cannot be encoded or written.
     pub fn write(&self, stem: &Path) -> Result<Vec<PathBuf>, leitmotif_score::Error> {
-        let doc = self.document();
-        let mut files = Vec::new();
-        for format in [
-            FileFormat::Midi,
-            FileFormat::MelodyJson,
-            FileFormat::ToneJson,
-        ] {
-            let mut name = stem.as_os_str().to_owned();
-            name.push(format.extension());
-            let path = PathBuf::from(name);
-            let bytes = format.encode(&doc, &path)?;
-            files.push((path, bytes));
-        }
-        for (path, bytes) in &files {
-            write_atomic(path, bytes)?;
-        }
-        Ok(files.into_iter().map(|(p, _)| p).collect())
+        write_engine_files(&[(stem.to_owned(), self.document())])
     }
 
     /// Fails with the first violation, if any.

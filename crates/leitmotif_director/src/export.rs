@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use leitmotif_score::files::write_atomic;
-use leitmotif_score::{FileFormat, MelodyDocument, Score};
+use leitmotif_score::files::write_engine_files;
+use leitmotif_score::{MelodyDocument, Score};
 
 use crate::clock::PPQ;
 use crate::director::Director;
@@ -16,13 +16,6 @@ pub const SESSION_NAME: &str = "Leitmotif session";
 
 /// The longest name part [`sanitize_name`] keeps, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
-
-/// The formats [`Director::export`] writes, in order.
-const FORMATS: [FileFormat; 3] = [
-    FileFormat::Midi,
-    FileFormat::MelodyJson,
-    FileFormat::ToneJson,
-];
 
 /// `name` made safe as part of a file name: every character but ASCII letters, digits, `-`
 /// and `_` becomes `_` (so no separator, dot or drive letter survives and no path can leave
@@ -96,24 +89,13 @@ impl Director {
             );
             let mut doc = phrase.composition.document();
             doc.score = phrase.score();
-            docs.push((stem, doc));
+            docs.push((dir.join(stem), doc));
         }
         docs.push((
-            format!("{name}_session"),
+            dir.join(format!("{name}_session")),
             MelodyDocument::new(self.session_score()),
         ));
-        let mut files = Vec::new();
-        for (stem, doc) in &docs {
-            for format in FORMATS {
-                let path = dir.join(format!("{stem}{}", format.extension()));
-                let bytes = format.encode(doc, &path)?;
-                files.push((path, bytes));
-            }
-        }
-        for (path, bytes) in &files {
-            write_atomic(path, bytes)?;
-        }
-        Ok(files.into_iter().map(|(path, _)| path).collect())
+        Ok(write_engine_files(&docs)?)
     }
 }
 

@@ -151,6 +151,35 @@ pub fn write_document(path: &Path, doc: &MelodyDocument) -> Result<(), Error> {
     write_atomic(path, &bytes)
 }
 
+/// The formats a game engine imports: MIDI, melody JSON and tone JSON.
+pub const ENGINE_FORMATS: [FileFormat; 3] = [
+    FileFormat::Midi,
+    FileFormat::MelodyJson,
+    FileFormat::ToneJson,
+];
+
+/// Writes each document as `STEM.mid`, `STEM.melody.json` and `STEM.tone.json`: every file
+/// is encoded before any is written, then each is written atomically. Returns the paths.
+///
+/// # Errors
+/// An invalid score (nothing is written then), or [`Error::Io`].
+pub fn write_engine_files(docs: &[(PathBuf, MelodyDocument)]) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    for (stem, doc) in docs {
+        for format in ENGINE_FORMATS {
+            let mut name = stem.as_os_str().to_owned();
+            name.push(format.extension());
+            let path = PathBuf::from(name);
+            let bytes = format.encode(doc, &path)?;
+            files.push((path, bytes));
+        }
+    }
+    for (path, bytes) in &files {
+        write_atomic(path, bytes)?;
+    }
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
 /// Writes a score (with no generation metadata), choosing the format from the path's name.
 ///
 /// # Errors
