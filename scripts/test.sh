@@ -32,11 +32,13 @@ bash scripts/setup-interop.sh
 step "cargo fmt --check"
 cargo fmt --all --check
 
+# Every feature on (the plugin's `render`: models on Bevy's render device, tested on
+# lavapipe), so Bevy is built once, with its renderer.
 step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --all-features --locked
 
 step "fuzz smoke (cargo fuzz, no sanitizer)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2

@@ -16,7 +16,10 @@ use leitmotif::score::{
 };
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // At run time: a test binary built in another checkout sharing the target folder
+    // must still read this checkout's files.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 fn interop_dir() -> PathBuf {

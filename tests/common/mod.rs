@@ -2,12 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
+/// The package's folder, read at run time (cargo sets it for tests): a test binary built in
+/// another checkout sharing the target folder must still read this checkout's files.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// The training-data folder: `$LEITMOTIF_DATA`, or `../shared/data` beside the checkout.
 pub fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("LEITMOTIF_DATA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
-        PathBuf::from,
-    );
+    let dir = std::env::var_os("LEITMOTIF_DATA")
+        .map_or_else(|| manifest_dir().join("../shared/data"), PathBuf::from);
     assert!(
         dir.join("melody").is_dir() && dir.join("parts").is_dir(),
         "training data not found at {} (set LEITMOTIF_DATA to the data folder)",

@@ -1,5 +1,6 @@
-//! A scripted two-minute game run headless: explore, danger rising, combat, boss, victory,
-//! with stingers; writes every phrase and the whole session to `--out DIR` and prints the
+//! A scripted two-minute game run headless (`MinimalPlugins` with its schedule runner):
+//! explore, danger rising, combat, boss, victory with a composer's fanfare as a fixed cue,
+//! and stingers. Writes every phrase and the whole session to `--out DIR` and prints the
 //! transition log with bar numbers.
 //!
 //! `cargo run -p bevy_leitmotif --example headless_soundtrack -- --out target/soundtrack`
@@ -8,19 +9,23 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bevy::app::ScheduleRunnerPlugin;
 use bevy::asset::AssetPlugin;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use bevy_leitmotif::{
-    BarTick, ExportDone, ExportSession, FireStinger, LeitmotifPlugin, PhraseStarted, SetGameState,
-    SetIntensity, TransitionDone,
+    ExportDone, ExportSession, FireStinger, LeitmotifPlugin, LeitmotifSystems, Melody,
+    PhraseStarted, PlayCue, SetGameState, SetIntensity, Transition, TransitionDone,
 };
 
 /// Frames per second of the simulated game.
 const FPS: f64 = 30.0;
 
+/// How long the game lasts, in seconds.
+const LENGTH: f64 = 120.0;
+
 /// What the game does, second by second.
-const SCRIPT: [(f64, Action); 12] = [
+const SCRIPT: [(f64, Action); 13] = [
     (0.0, Action::State("explore")),
     (0.0, Action::Intensity(0.2)),
     (20.0, Action::State("danger")),
@@ -33,6 +38,7 @@ const SCRIPT: [(f64, Action); 12] = [
     (72.0, Action::Intensity(1.0)),
     (100.0, Action::Stinger("heroic")),
     (102.0, Action::State("victory")),
+    (102.0, Action::Fanfare),
 ];
 
 #[derive(Clone, Copy)]
@@ -40,112 +46,159 @@ enum Action {
     State(&'static str),
     Intensity(f64),
     Stinger(&'static str),
+    /// The composer's victory fanfare, on the next bar line.
+    Fanfare,
+}
+
+/// The game's script and where it stands.
+#[derive(Resource)]
+struct Game {
+    next: usize,
+    out: PathBuf,
+    fanfare: Handle<Melody>,
+    exported: bool,
 }
 
 #[derive(Resource, Default)]
 struct Log {
     lines: Vec<String>,
-    bar: u32,
-    files: Vec<PathBuf>,
-    error: Option<String>,
 }
 
 fn main() -> AppExit {
     let mut out = PathBuf::from("target/soundtrack");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--out" {
-            if let Some(dir) = args.next() {
-                out = PathBuf::from(dir);
+        match (arg.as_str(), args.next()) {
+            ("--out", Some(dir)) => out = PathBuf::from(dir),
+            _ => {
+                let _ = writeln!(std::io::stderr(), "usage: headless_soundtrack [--out DIR]");
+                return AppExit::from_code(2);
             }
-        } else {
-            let _ = writeln!(std::io::stderr(), "usage: headless_soundtrack [--out DIR]");
-            return AppExit::from_code(2);
         }
     }
-    let mut app = App::new();
-    app.add_plugins((
-        MinimalPlugins,
-        AssetPlugin::default(),
-        LeitmotifPlugin {
-            wait_for_phrases: true,
-            ..LeitmotifPlugin::default()
-        },
-    ))
-    .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
-        1.0 / FPS,
-    )))
-    .init_resource::<Log>()
-    .add_systems(
-        Update,
-        listen.after(bevy_leitmotif::LeitmotifSystems::Clock),
-    );
-    app.finish();
-    app.cleanup();
-    let frames = (120.0 * FPS) as usize;
-    let mut next = 0;
-    for frame in 0..=frames {
-        let now = frame as f64 / FPS;
-        while next < SCRIPT.len() && SCRIPT[next].0 <= now {
-            let world = app.world_mut();
-            match SCRIPT[next].1 {
-                Action::State(name) => {
-                    world.write_message(SetGameState(name.to_owned()));
-                }
-                Action::Intensity(v) => {
-                    world.write_message(SetIntensity(v));
-                }
-                Action::Stinger(name) => {
-                    world.write_message(FireStinger(name.to_owned()));
-                }
+    App::new()
+        .add_plugins((
+            // Frames as fast as the machine runs them; game time is 1/FPS a frame.
+            MinimalPlugins.set(ScheduleRunnerPlugin::run_loop(Duration::ZERO)),
+            AssetPlugin {
+                // The repository's assets (cargo sets the variable for `cargo run`).
+                file_path: std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+                    + "/../../assets",
+                ..AssetPlugin::default()
+            },
+            LeitmotifPlugin {
+                // Render the soundtrack offline: the same music however fast the machine.
+                wait_for_phrases: true,
+                ..LeitmotifPlugin::default()
+            },
+        ))
+        .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(
+            1.0 / FPS,
+        )))
+        .insert_resource(Game {
+            next: 0,
+            out,
+            fanfare: Handle::default(),
+            exported: false,
+        })
+        .init_resource::<Log>()
+        .add_systems(Startup, load_fanfare)
+        .add_systems(
+            Update,
+            (
+                play.before(LeitmotifSystems::Input),
+                (listen, finish).chain().after(LeitmotifSystems::Clock),
+            ),
+        )
+        .run()
+}
+
+fn load_fanfare(mut game: ResMut<Game>, server: Res<AssetServer>) {
+    game.fanfare = server.load("cues/victory_fanfare.melody.ron");
+}
+
+/// Sends the script's messages as game time reaches them, then asks for the export.
+fn play(
+    time: Res<Time>,
+    mut game: ResMut<Game>,
+    mut states: MessageWriter<SetGameState>,
+    mut intensity: MessageWriter<SetIntensity>,
+    mut stingers: MessageWriter<FireStinger>,
+    mut cues: MessageWriter<PlayCue>,
+    mut export: MessageWriter<ExportSession>,
+) {
+    let now = time.elapsed_secs_f64();
+    while let Some((at, action)) = SCRIPT.get(game.next).copied()
+        && at <= now
+    {
+        match action {
+            Action::State(name) => {
+                states.write(SetGameState(name.to_owned()));
             }
-            next += 1;
+            Action::Intensity(v) => {
+                intensity.write(SetIntensity(v));
+            }
+            Action::Stinger(name) => {
+                stingers.write(FireStinger(name.to_owned()));
+            }
+            Action::Fanfare => {
+                cues.write(PlayCue {
+                    melody: game.fanfare.clone(),
+                    name: "victory fanfare".to_owned(),
+                    transition: Transition::NextBar,
+                });
+            }
         }
-        app.update();
+        game.next += 1;
     }
-    app.world_mut().write_message(ExportSession {
-        dir: out.clone(),
-        name: "soundtrack".to_owned(),
-    });
-    app.update();
-    let log = app.world().resource::<Log>();
-    let mut stdout = std::io::stdout().lock();
-    for line in &log.lines {
-        let _ = writeln!(stdout, "{line}");
+    if now >= LENGTH && !game.exported {
+        game.exported = true;
+        export.write(ExportSession {
+            dir: game.out.clone(),
+            name: "soundtrack".to_owned(),
+        });
     }
-    if let Some(e) = &log.error {
-        let _ = writeln!(std::io::stderr(), "export failed: {e}");
-        return AppExit::from_code(1);
-    }
-    let _ = writeln!(
-        stdout,
-        "wrote {} files to {}",
-        log.files.len(),
-        out.display()
-    );
-    AppExit::Success
 }
 
 fn listen(
     mut log: ResMut<Log>,
-    mut bars: MessageReader<BarTick>,
     mut phrases: MessageReader<PhraseStarted>,
     mut transitions: MessageReader<TransitionDone>,
-    mut exports: MessageReader<ExportDone>,
 ) {
-    for bar in bars.read() {
-        log.bar = bar.bar;
-    }
     for p in phrases.read() {
-        let line = format!("bar {:>3}  phrase   {}", p.bar, p.state);
-        log.lines.push(line);
+        log.lines
+            .push(format!("bar {:>3}  phrase   {}", p.bar, p.state));
     }
     for t in transitions.read() {
-        let line = format!("bar {:>3}  change   {} -> {}", t.bar, t.from, t.to);
-        log.lines.push(line);
+        log.lines
+            .push(format!("bar {:>3}  change   {} -> {}", t.bar, t.from, t.to));
     }
-    for e in exports.read() {
-        log.files.clone_from(&e.files);
-        log.error.clone_from(&e.error);
+}
+
+/// Prints the log once the export is written, and ends the app.
+fn finish(
+    log: Res<Log>,
+    game: Res<Game>,
+    mut exports: MessageReader<ExportDone>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    for done in exports.read() {
+        let mut stdout = std::io::stdout().lock();
+        for line in &log.lines {
+            let _ = writeln!(stdout, "{line}");
+        }
+        if let Some(e) = &done.error {
+            let _ = writeln!(std::io::stderr(), "export failed: {e}");
+            exit.write(AppExit::from_code(1));
+        } else {
+            let _ = writeln!(
+                stdout,
+                "wrote {} files to {}",
+                done.files.len(),
+                game.out.display()
+            );
+            exit.write(AppExit::Success);
+        }
     }
 }

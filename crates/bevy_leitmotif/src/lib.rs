@@ -29,27 +29,50 @@
 //! Generation never runs on the main thread: each phrase is composed on the
 //! [`AsyncComputeTaskPool`] and polled with `check_ready`; a late phrase never silences or
 //! stalls the game (the director repeats what is playing until it lands).
+//!
+//! # Where the models run
+//!
+//! With this crate's `render` feature and Bevy's `RenderPlugin` in the app (as in
+//! `DefaultPlugins`), the models run on Bevy's own wgpu device and queue: no second GPU
+//! device, no copies between devices. Without a render device they open their own (a
+//! hardware adapter), and without one of those they run on the CPU. See
+//! [`LeitmotifPlugin::backend`].
+//!
+//! # Music the game supplies
+//!
+//! A [`Melody`] asset (`.mid`, `.melody.json`, `.melody.ron`) plays as a fixed cue with
+//! [`PlayCue`] (a composer's fanfare on the next bar line, continued by the generated
+//! music), or becomes the theme the next phrase develops with [`PrimeWith`].
+//!
+//! # Hot reload
+//!
+//! A mood table named in [`LeitmotifPlugin::moods`] (or watched with [`WatchedMoods`])
+//! reaches the director on every load and edit. To pick up edits to the file on disk while
+//! the game runs, turn on Bevy's `file_watcher` feature in the game (`bevy = { features =
+//! ["file_watcher"] }`), which makes the asset server watch the assets folder.
 
 mod assets;
+mod device;
 mod messages;
+mod systems;
 
 use std::sync::Arc;
 
-use bevy::asset::{AssetApp, AssetEvent, Assets, Handle};
+use bevy::asset::{AssetApp, Handle};
 use bevy::prelude::*;
-use bevy::tasks::futures::check_ready;
-use bevy::tasks::{AsyncComputeTaskPool, Task};
-use leitmotif_compose::{ComposeError, Composer, Composition, MoodTable};
-use leitmotif_director::{Director, DirectorEvent, DirectorSettings};
+use leitmotif_compose::{Composer, MoodTable};
+use leitmotif_director::{Director, DirectorSettings};
 use leitmotif_model::BackendChoice;
 use leitmotif_train::ModelSource;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 pub use assets::{Melody, MelodyLoader, MelodyLoaderError, Moods, MoodsLoader, MoodsLoaderError};
+pub use leitmotif_compose::Transition;
 pub use messages::{
     BarTick, BeatTick, ExportDone, ExportSession, FireStinger, LockKey, LockTempo, PhraseStarted,
-    SetGameState, SetIntensity, TransitionDone,
+    PlayCue, PrimeWith, SetGameState, SetIntensity, TransitionDone,
 };
+pub use systems::LeitmotifTimings;
 
 /// Adds Leitmotif to an app: messages, the `*.moods.ron` and melody asset loaders, the
 /// [`MusicDirector`], and the systems in [`LeitmotifSystems`].
@@ -57,7 +80,10 @@ pub use messages::{
 pub struct LeitmotifPlugin {
     /// The model: the embedded transformer by default.
     pub model: ModelSource,
-    /// Where the model runs: a hardware GPU if there is one, else the CPU.
+    /// Where the model runs. `Auto` (the default): Bevy's own render device when the app
+    /// renders on graphics hardware (with this crate's `render` feature), else a hardware
+    /// GPU of the model's own, else the CPU. `Wgpu`: Bevy's render device whatever its
+    /// adapter, else any wgpu adapter. `Cpu`: the CPU.
     pub backend: BackendChoice,
     /// The director's settings (phrase length, look-ahead, smoothing, seed, first state).
     pub director: DirectorSettings,
@@ -86,7 +112,8 @@ impl Default for LeitmotifPlugin {
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LeitmotifSystems {
     /// Reads the input messages ([`SetGameState`], [`SetIntensity`], [`FireStinger`],
-    /// [`LockKey`], [`LockTempo`], [`ExportSession`]) and mood-table reloads. Write those
+    /// [`LockKey`], [`LockTempo`], [`ExportSession`], [`PlayCue`], [`PrimeWith`]) and
+    /// mood-table reloads. Write those
     /// messages before this set to have them act in the same frame.
     Input,
     /// Starts composing the phrases the director asks for and collects finished ones.
@@ -120,13 +147,6 @@ impl MusicDirector {
 #[derive(Resource, Clone)]
 pub struct ComposerHandle(pub Arc<Composer>);
 
-/// A phrase being composed on the task pool.
-type Composing = Task<Result<Composition, ComposeError>>;
-
-/// Phrases being composed: job id and task.
-#[derive(Resource, Default)]
-struct Pending(Vec<(u64, Composing)>);
-
 /// The mood table asset the director follows: inserted by the plugin when
 /// [`LeitmotifPlugin::moods`] names a file, or by the game for a table it loaded or built
 /// itself. Every load and edit of it (hot reload) reaches the director.
@@ -141,6 +161,8 @@ impl Plugin for LeitmotifPlugin {
             .add_message::<LockKey>()
             .add_message::<LockTempo>()
             .add_message::<ExportSession>()
+            .add_message::<PlayCue>()
+            .add_message::<PrimeWith>()
             .add_message::<BeatTick>()
             .add_message::<BarTick>()
             .add_message::<PhraseStarted>()
@@ -150,7 +172,9 @@ impl Plugin for LeitmotifPlugin {
             .init_asset::<Melody>()
             .register_asset_loader(MoodsLoader)
             .register_asset_loader(MelodyLoader)
-            .init_resource::<Pending>()
+            .init_resource::<systems::Pending>()
+            .init_resource::<systems::WaitingMelodies>()
+            .init_resource::<LeitmotifTimings>()
             .configure_sets(
                 Update,
                 (
@@ -163,9 +187,9 @@ impl Plugin for LeitmotifPlugin {
             .add_systems(
                 Update,
                 (
-                    (read_input, apply_moods).in_set(LeitmotifSystems::Input),
-                    compose_phrases.in_set(LeitmotifSystems::Compose),
-                    advance_clock.in_set(LeitmotifSystems::Clock),
+                    systems::read_input.in_set(LeitmotifSystems::Input),
+                    systems::compose_phrases.in_set(LeitmotifSystems::Compose),
+                    systems::advance_clock.in_set(LeitmotifSystems::Clock),
                 ),
             );
         if let Some(path) = &self.moods {
@@ -200,8 +224,28 @@ impl Plugin for LeitmotifPlugin {
                 return;
             }
         }
-        // Device-dependent: load the model on the chosen backend.
-        match Composer::load(&self.model, self.backend) {
+        // Device-dependent: load the model on Bevy's render device, its own, or the CPU.
+        if device::render_device_pending(app) {
+            app.insert_resource(LoadInCleanup);
+        } else {
+            self.load_model(app);
+        }
+    }
+
+    fn cleanup(&self, app: &mut App) {
+        if app.world_mut().remove_resource::<LoadInCleanup>().is_some() {
+            self.load_model(app);
+        }
+    }
+}
+
+/// Marks a model load put off until `cleanup` (the render device comes later).
+#[derive(Resource)]
+struct LoadInCleanup;
+
+impl LeitmotifPlugin {
+    fn load_model(&self, app: &mut App) {
+        match device::load_composer(app, &self.model, self.backend) {
             Ok(composer) => {
                 info!(
                     "leitmotif: model {} on {}",
@@ -211,170 +255,6 @@ impl Plugin for LeitmotifPlugin {
                 app.insert_resource(ComposerHandle(Arc::new(composer)));
             }
             Err(e) => error!("leitmotif: cannot load the model: {e}"),
-        }
-    }
-}
-
-/// Applies the input messages.
-#[expect(clippy::too_many_arguments, reason = "one reader per input message")]
-fn read_input(
-    director: Option<ResMut<MusicDirector>>,
-    mut states: MessageReader<SetGameState>,
-    mut intensity: MessageReader<SetIntensity>,
-    mut stingers: MessageReader<FireStinger>,
-    mut keys: MessageReader<LockKey>,
-    mut tempos: MessageReader<LockTempo>,
-    mut exports: MessageReader<ExportSession>,
-    mut done: MessageWriter<ExportDone>,
-) {
-    let Some(mut director) = director else {
-        return;
-    };
-    let d = &mut director.director;
-    for SetGameState(name) in states.read() {
-        if let Err(e) = d.set_state(name) {
-            warn!("leitmotif: {e}");
-        }
-    }
-    if let Some(SetIntensity(value)) = intensity.read().last() {
-        d.set_intensity(*value);
-    }
-    for FireStinger(name) in stingers.read() {
-        if let Err(e) = d.stinger(name) {
-            warn!("leitmotif: {e}");
-        }
-    }
-    for LockKey(key) in keys.read() {
-        d.lock_key(*key);
-    }
-    for LockTempo(bpm) in tempos.read() {
-        if let Err(e) = d.lock_tempo(*bpm) {
-            warn!("leitmotif: {e}");
-        }
-    }
-    for export in exports.read() {
-        match d.export(&export.dir, &export.name) {
-            Ok(files) => {
-                done.write(ExportDone { files, error: None });
-            }
-            Err(e) => {
-                warn!("leitmotif: export failed: {e}");
-                done.write(ExportDone {
-                    files: Vec::new(),
-                    error: Some(e.to_string()),
-                });
-            }
-        }
-    }
-}
-
-/// Hands a loaded or edited mood table to the director (hot reload).
-fn apply_moods(
-    handle: Option<Res<WatchedMoods>>,
-    mut events: MessageReader<AssetEvent<Moods>>,
-    moods: Res<Assets<Moods>>,
-    director: Option<ResMut<MusicDirector>>,
-) {
-    let (Some(handle), Some(mut director)) = (handle, director) else {
-        return;
-    };
-    for event in events.read() {
-        let changed = matches!(event,
-            AssetEvent::Added { id } | AssetEvent::Modified { id } if *id == handle.0.id());
-        if changed && let Some(Moods(table)) = moods.get(&handle.0) {
-            match director.director.set_table(table.clone()) {
-                Ok(()) => info!("leitmotif: mood table (re)loaded"),
-                Err(e) => warn!("leitmotif: mood table rejected: {e}"),
-            }
-        }
-    }
-}
-
-/// Starts a task for every phrase the director asks for and delivers finished ones.
-fn compose_phrases(
-    director: Option<ResMut<MusicDirector>>,
-    composer: Option<Res<ComposerHandle>>,
-    mut pending: ResMut<Pending>,
-) {
-    let (Some(mut director), Some(composer)) = (director, composer) else {
-        return;
-    };
-    let pool = AsyncComputeTaskPool::get();
-    while let Some(job) = director.director.poll_job() {
-        let composer = Arc::clone(&composer.0);
-        let request = job.request;
-        let task = pool.spawn(async move { composer.compose(&request) });
-        pending.0.push((job.id, task));
-    }
-    let wait = director.wait_for_phrases;
-    let mut still = Vec::new();
-    for (id, mut task) in pending.0.drain(..) {
-        let result = if wait {
-            Some(bevy::tasks::block_on(&mut task))
-        } else {
-            check_ready(&mut task)
-        };
-        match result {
-            Some(Ok(composition)) => {
-                if let Err(e) = director.director.deliver(id, composition) {
-                    warn!("leitmotif: phrase {id} rejected: {e}");
-                }
-            }
-            Some(Err(e)) => {
-                warn!("leitmotif: phrase {id} failed: {e}");
-                director.director.fail(id, &e.to_string());
-            }
-            None => still.push((id, task)),
-        }
-    }
-    pending.0 = still;
-}
-
-/// Advances the clock and writes the output messages.
-fn advance_clock(
-    time: Res<Time>,
-    director: Option<ResMut<MusicDirector>>,
-    mut beats: MessageWriter<BeatTick>,
-    mut bars: MessageWriter<BarTick>,
-    mut phrases: MessageWriter<PhraseStarted>,
-    mut transitions: MessageWriter<TransitionDone>,
-) {
-    let Some(mut director) = director else {
-        return;
-    };
-    for event in director.director.advance(time.delta_secs_f64()) {
-        match event {
-            DirectorEvent::Beat {
-                bar,
-                beat,
-                bpm,
-                meter,
-                ..
-            } => {
-                beats.write(BeatTick {
-                    bar: bar as u32,
-                    beat,
-                    bpm,
-                    meter,
-                });
-            }
-            DirectorEvent::Bar { bar, .. } => {
-                bars.write(BarTick { bar: bar as u32 });
-            }
-            DirectorEvent::PhraseStarted { state, bar, .. } => {
-                phrases.write(PhraseStarted {
-                    state,
-                    bar: bar as u32,
-                });
-            }
-            DirectorEvent::TransitionDone { from, to, bar, .. } => {
-                transitions.write(TransitionDone {
-                    from,
-                    to,
-                    bar: bar as u32,
-                });
-            }
-            _ => {}
         }
     }
 }

@@ -2,9 +2,13 @@
 
 use std::path::PathBuf;
 
+use bevy::asset::Handle;
 use bevy::ecs::message::Message;
+use leitmotif_compose::Transition;
 use leitmotif_score::theory::Scale;
 use leitmotif_score::time::Meter;
+
+use crate::Melody;
 
 /// Switch to a named game state ("explore", "combat", "boss", "victory", or any name the
 /// mood table defines as a mood or one of its words). The change lands on the boundary
@@ -69,7 +73,7 @@ pub struct PhraseStarted {
 }
 
 /// A change of state has landed: the new state's music is playing.
-#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[derive(Message, Debug, Clone, PartialEq)]
 pub struct TransitionDone {
     /// The state before.
     pub from: String,
@@ -77,6 +81,9 @@ pub struct TransitionDone {
     pub to: String,
     /// The bar where it landed, from 1.
     pub bar: u32,
+    /// How long to crossfade the old music into the new, in beats (the new state's
+    /// `crossfade_beats` in the mood table; 0 for a cue): for the game's audio layer.
+    pub crossfade_beats: f64,
 }
 
 /// An export finished (or failed, with the message naming why).
@@ -87,3 +94,24 @@ pub struct ExportDone {
     /// The error, if the export failed.
     pub error: Option<String>,
 }
+
+/// Play a [`Melody`](crate::Melody) asset (a composer's theme, a jingle) as a fixed cue:
+/// on the boundary `transition` names, cutting what plays there; the generated music then
+/// continues from it in the current game state. Waits for the asset to load; a melody that
+/// fails to load, or that the director refuses (no notes, a tempo or meter change), is
+/// reported as a warning and skipped.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct PlayCue {
+    /// The melody to play.
+    pub melody: Handle<Melody>,
+    /// Its name in markers, [`PhraseStarted`] messages and exports.
+    pub name: String,
+    /// Where it lands.
+    pub transition: Transition,
+}
+
+/// Make a [`Melody`](crate::Melody) asset the theme the next phrase continues and
+/// develops, in place of the music playing (`None` forgets it). Waits for the asset to
+/// load.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct PrimeWith(pub Option<Handle<Melody>>);

@@ -8,8 +8,8 @@ use bevy::asset::{AssetPlugin, Assets};
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use bevy_leitmotif::{
-    BarTick, BeatTick, ExportDone, ExportSession, LeitmotifPlugin, Moods, MusicDirector,
-    SetGameState, SetIntensity, TransitionDone,
+    BarTick, BeatTick, ExportDone, ExportSession, LeitmotifPlugin, Melody, Moods, MusicDirector,
+    PhraseStarted, PlayCue, PrimeWith, SetGameState, SetIntensity, TransitionDone,
 };
 use leitmotif_compose::{MoodTable, Transition};
 use leitmotif_director::DirectorSettings;
@@ -24,6 +24,7 @@ struct Heard {
     bars: Vec<u32>,
     transitions: Vec<TransitionDone>,
     exports: Vec<ExportDone>,
+    phrases: Vec<PhraseStarted>,
 }
 
 fn listen(
@@ -32,7 +33,9 @@ fn listen(
     mut bars: MessageReader<BarTick>,
     mut transitions: MessageReader<TransitionDone>,
     mut exports: MessageReader<ExportDone>,
+    mut phrases: MessageReader<PhraseStarted>,
 ) {
+    heard.phrases.extend(phrases.read().cloned());
     heard.beats.extend(beats.read().copied());
     heard.bars.extend(bars.read().map(|b| b.bar));
     heard.transitions.extend(transitions.read().cloned());
@@ -40,10 +43,14 @@ fn listen(
 }
 
 fn app(wait_for_phrases: bool) -> App {
+    app_with_assets(wait_for_phrases, AssetPlugin::default())
+}
+
+fn app_with_assets(wait_for_phrases: bool, assets: AssetPlugin) -> App {
     let mut app = App::new();
     app.add_plugins((
         MinimalPlugins,
-        AssetPlugin::default(),
+        assets,
         LeitmotifPlugin {
             model: ModelSource::DefaultRnn,
             backend: leitmotif_model::BackendChoice::Cpu,
@@ -267,4 +274,120 @@ fn a_seeded_session_is_golden_and_its_export_reads_back_equal() {
     const GOLDEN: u64 = 0xda55_9d16_7dfa_e014;
     let hash = leitmotif_tokens::fnv::Fnv1a::hash(&bytes);
     assert_eq!(hash, GOLDEN, "golden hash changed: new value {hash:#018x}");
+}
+
+/// A two-bar theme in 4/4 at 100 bpm: a melody track at 96 PPQ.
+fn theme() -> leitmotif_score::Score {
+    use leitmotif_score::{Note, Role, Score, TempoChange, Track};
+    let mut score = Score::new(96);
+    score.tempos = vec![TempoChange::from_bpm(0, 100.0).unwrap_or_else(|e| panic!("{e}"))];
+    let mut lead = Track::new("Lead", Role::Melody, 73, 0);
+    for (k, pitch) in [64u8, 67, 72, 71, 69, 67, 64, 62].into_iter().enumerate() {
+        lead.notes.push(Note {
+            start: k as u64 * 96,
+            duration: 96,
+            pitch,
+            velocity: 96,
+        });
+    }
+    score.tracks = vec![lead];
+    score.end_tick = 96 * 8;
+    score
+}
+
+/// Runs frames until `done` holds (the asset server loads on its own threads).
+fn run_until(app: &mut App, done: impl Fn(&App) -> bool) {
+    for _ in 0..5_000 {
+        if done(app) {
+            return;
+        }
+        app.update();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("gave up waiting");
+}
+
+#[test]
+fn melody_assets_play_as_cues_and_prime_the_music() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bytes = leitmotif_score::midi::write_midi(&theme()).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("theme.mid"), bytes).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("broken.mid"), b"MThd\0\0").unwrap_or_else(|e| panic!("{e}"));
+    let mut app = app_with_assets(
+        true,
+        AssetPlugin {
+            file_path: dir.path().to_string_lossy().into_owned(),
+            ..AssetPlugin::default()
+        },
+    );
+    run_seconds(&mut app, 2.0);
+    let server = app.world().resource::<AssetServer>().clone();
+    let melody: Handle<Melody> = server.load("theme.mid");
+    let broken: Handle<Melody> = server.load("broken.mid");
+    let missing: Handle<Melody> = server.load("missing.mid");
+
+    // A broken and a missing melody are skipped with a warning; the cue after them plays.
+    for (handle, name) in [
+        (broken, "broken"),
+        (missing, "missing"),
+        (melody.clone(), "theme"),
+    ] {
+        app.world_mut().write_message(PlayCue {
+            melody: handle,
+            name: name.to_owned(),
+            transition: Transition::NextBar,
+        });
+    }
+    run_until(&mut app, |app| {
+        app.world()
+            .resource::<Heard>()
+            .phrases
+            .iter()
+            .any(|p| p.state == "theme")
+    });
+    let heard = app.world().resource::<Heard>();
+    assert!(
+        heard
+            .phrases
+            .iter()
+            .all(|p| p.state != "broken" && p.state != "missing")
+    );
+    let cue = heard
+        .phrases
+        .iter()
+        .find(|p| p.state == "theme")
+        .map(|p| p.bar)
+        .unwrap_or_default();
+    let d = director(&app);
+    // It landed on a bar line at its own tempo, and its notes are in the session.
+    let info = d
+        .current_phrase()
+        .unwrap_or_else(|| panic!("nothing playing"));
+    assert_eq!((info.state.as_str(), info.bpm), ("theme", 100.0));
+    assert_eq!(d.clock().position(info.start_tick).beat, 1);
+    assert_eq!(d.clock().position(info.start_tick).bar as u32, cue);
+    let start = info.start_tick;
+    // Two bars at 100 bpm: 4.8 s.
+    run_seconds(&mut app, 5.0);
+    let session = director(&app).session_score();
+    let pitches: Vec<u8> = session.tracks[0]
+        .notes
+        .iter()
+        .filter(|n| n.start >= start)
+        .take(8)
+        .map(|n| n.pitch)
+        .collect();
+    assert_eq!(pitches, [64, 67, 72, 71, 69, 67, 64, 62]);
+    // The music goes on after it in the game's state.
+    run_seconds(&mut app, 4.0);
+    assert_eq!(director(&app).state(), "explore");
+
+    // A theme primes the next phrase until a phrase made from it arrives.
+    app.world_mut().write_message(PrimeWith(Some(melody)));
+    run_until(&mut app, |app| director(app).theme().is_some());
+    run_seconds(&mut app, 12.0);
+    assert!(
+        director(&app).theme().is_none(),
+        "the primed phrase never came"
+    );
 }

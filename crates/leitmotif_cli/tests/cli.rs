@@ -4,6 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The package's folder, read at run time (cargo sets it for tests): a test binary built in
+/// another checkout sharing the target folder must still read this checkout's files.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 fn leitmotif(args: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leitmotif"))
         .args(args)
@@ -12,7 +19,7 @@ fn leitmotif(args: &[&Path]) -> Output {
 }
 
 fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples/chorale_bwv_101_7.mid")
+    manifest_dir().join("../../assets/examples/chorale_bwv_101_7.mid")
 }
 
 fn stderr(out: &Output) -> String {
@@ -136,8 +143,7 @@ fn train_resume_and_eval_a_tiny_model() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
-    let chorales =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/parts/bach_chorales");
+    let chorales = manifest_dir().join("../../../shared/data/parts/bach_chorales");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&chorales)
         .into_iter()
         .flatten()

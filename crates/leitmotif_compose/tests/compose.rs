@@ -2,7 +2,6 @@
 //! requests, continuation, infill, loops, determinism, prompts and bad requests.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use leitmotif_compose::{
@@ -17,6 +16,15 @@ use leitmotif_tokens::Layer;
 use leitmotif_tokens::fnv::Fnv1a;
 use leitmotif_train::ModelSource;
 use proptest::prelude::*;
+
+/// The package's folder, read at run time (cargo sets it for tests): a test binary built in
+/// another checkout sharing the target folder must still read this checkout's files.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        std::path::PathBuf::from,
+    )
+}
 
 fn composer(rnn: bool) -> &'static Composer {
     static RNN: OnceLock<Composer> = OnceLock::new();
@@ -38,9 +46,7 @@ fn compose(rnn: bool, request: &Request) -> Composition {
 }
 
 fn example(name: &str) -> Score {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../assets/examples")
-        .join(name);
+    let path = manifest_dir().join("../../assets/examples").join(name);
     read_score(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 

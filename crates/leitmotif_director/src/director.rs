@@ -38,6 +38,10 @@ pub(crate) struct Pending {
     pub(crate) due: u64,
     pub(crate) rule: Transition,
     pub(crate) late: bool,
+    /// Whether its request continues the game's theme (see [`Director::prime`]).
+    pub(crate) primed: bool,
+    /// Its mood's crossfade, in beats.
+    pub(crate) crossfade_beats: f64,
 }
 
 /// The music director: an FMOD/Wwise-style adaptive music state machine over generated
@@ -76,6 +80,7 @@ pub struct Director {
     pub(crate) outbox: VecDeque<Job>,
     pub(crate) failures: u32,
     pub(crate) queued: Vec<DirectorEvent>,
+    pub(crate) theme: Option<Score>,
 }
 
 fn resolve(table: &MoodTable, name: &str) -> Result<State, DirectorError> {
@@ -166,6 +171,7 @@ impl Director {
             outbox: VecDeque::new(),
             failures: 0,
             queued: Vec::new(),
+            theme: None,
         })
     }
 
@@ -237,6 +243,8 @@ impl Director {
             due,
             rule: Transition::NextBeat,
             late: false,
+            primed: false,
+            crossfade_beats: 0.0,
         });
         self.outbox.push_back(Job {
             id,
@@ -342,7 +350,7 @@ impl Director {
             tracing::debug!(id, "stale phrase ignored");
             return Ok(false);
         };
-        let phrase = match Phrase::new(id, pending.state.clone(), composition) {
+        let mut phrase = match Phrase::new(id, pending.state.clone(), composition) {
             Ok(phrase) => phrase,
             Err(e) => {
                 self.main = Some(pending);
@@ -359,13 +367,93 @@ impl Director {
                 .map_or(self.tick, |i| self.timeline.placements[i].end),
             _ => self.clock.next_boundary(self.tick, pending.rule),
         };
+        if pending.primed {
+            self.theme = None;
+        }
+        phrase.crossfade_beats = pending.crossfade_beats;
+        self.schedule(phrase, start)?;
+        Ok(true)
+    }
+
+    /// Puts `phrase` on the timeline from `start` (cutting what plays there) and starts
+    /// the clock.
+    fn schedule(&mut self, phrase: Phrase, start: u64) -> Result<(), DirectorError> {
         let index = self.timeline.phrases.len();
         self.clock.set_segment(start, phrase.bpm, phrase.meter)?;
         self.timeline.phrases.push(phrase);
         self.timeline.place(index, start, 0);
         self.started = true;
         self.failures = 0;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Plays `cue`, music the game supplies (a composer's theme, a jingle, a `Melody`
+    /// asset), as a fixed phrase named `name`: on the next boundary `rule` names (at the
+    /// very start when no music plays yet), cutting what plays there, like a state change.
+    /// It plays once, at its own tempo, meter and key; the music after it continues from
+    /// it in the current game state. Returns the phrase's id.
+    ///
+    /// # Errors
+    /// [`DirectorError::InvalidPhrase`] for a cue that is not a valid score, has no notes,
+    /// or changes tempo or meter; [`DirectorError::Invalid`] for a meter the models cannot
+    /// continue. Nothing changes.
+    pub fn play_cue(
+        &mut self,
+        name: &str,
+        cue: &Score,
+        rule: Transition,
+    ) -> Result<u64, DirectorError> {
+        let id = self.take_id();
+        let phrase = Phrase::cue(id, name.to_owned(), cue)?;
+        check_model_meter(phrase.meter)?;
+        self.cancel_main();
+        let start = if self.started {
+            let due = self.clock.next_boundary(self.tick, rule);
+            let stale = due.max(self.tick + 1);
+            self.timeline.drop_from(stale);
+            self.clock.truncate_from(stale);
+            self.extend_to(due);
+            due
+        } else {
+            0
+        };
+        tracing::debug!(id, name, start, "cue scheduled");
+        self.schedule(phrase, start)?;
+        Ok(id)
+    }
+
+    /// Makes `theme` the primer of the next phrase (the first, a state change's or the
+    /// next continuation) in place of the music scheduled before it, so the generated
+    /// music develops the game's own theme. A phrase already being composed is asked for
+    /// again with it. The theme is used until a phrase made from it arrives; `None`
+    /// forgets it.
+    ///
+    /// # Errors
+    /// [`DirectorError::Invalid`] for a theme that is not a valid score or has no notes;
+    /// nothing changes.
+    pub fn prime(&mut self, theme: Option<Score>) -> Result<(), DirectorError> {
+        if let Some(theme) = &theme {
+            let invalid = |reason: String| DirectorError::Invalid {
+                what: "theme",
+                reason,
+            };
+            theme
+                .validate()
+                .map_err(|e| invalid(format!("not a valid score: {e}")))?;
+            if theme.note_count() == 0 {
+                return Err(invalid("it has no notes".to_owned()));
+            }
+        }
+        self.theme = theme;
+        if let Some(pending) = self.main.clone() {
+            self.cancel_main();
+            let job = self.new_job(pending.kind, pending.due, pending.rule);
+            if let Some(main) = &mut self.main {
+                main.late = pending.late;
+            }
+            self.outbox.push_back(job);
+        }
+        Ok(())
     }
 
     /// Reports that job `id` could not be composed. The music goes on; a first phrase or a
@@ -424,7 +512,12 @@ impl Director {
         let meter = self.meter_lock.unwrap_or(self.settings.meter);
         let bpm = self.tempo_lock.unwrap_or(self.target.mood.tempo_bpm);
         let state = self.target.clone();
-        let request = self.request(&state, id, due, self.settings.phrase_bars, bpm, meter);
+        let mut request = self.request(&state, id, due, self.settings.phrase_bars, bpm, meter);
+        if let Some(theme) = &self.theme {
+            request.task = Task::Continue {
+                primer: theme.clone(),
+            };
+        }
         self.main = Some(Pending {
             id,
             kind,
@@ -432,6 +525,8 @@ impl Director {
             due,
             rule,
             late: false,
+            primed: self.theme.is_some(),
+            crossfade_beats: state.mood.crossfade_beats,
         });
         Job {
             id,

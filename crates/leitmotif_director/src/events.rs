@@ -52,6 +52,9 @@ pub enum DirectorEvent {
         bar: u64,
         /// The session tick.
         tick: u64,
+        /// How long an audio layer should crossfade the old music into the new, in beats:
+        /// the new state's mood's `crossfade_beats` (0 for a cue).
+        crossfade_beats: f64,
     },
     /// A phrase was due and not delivered: the music playing goes on (repeating if it runs
     /// out), and the phrase lands on the next boundary of its rule once delivered.

@@ -87,8 +87,8 @@ impl Director {
                 i + 1,
                 sanitize_name(&phrase.state)
             );
-            let mut doc = phrase.composition.document();
-            doc.score = phrase.score();
+            let mut doc = MelodyDocument::new(phrase.score());
+            doc.generation.clone_from(&phrase.generation);
             docs.push((dir.join(stem), doc));
         }
         docs.push((

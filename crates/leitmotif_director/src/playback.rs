@@ -49,10 +49,21 @@ impl Director {
         if end >= from {
             next = next.min(end);
         }
-        let ticks = self.timeline.placements.iter().map(|p| p.start);
-        let ticks = ticks.chain(self.timeline.overlays.iter().map(|o| o.start));
-        let ticks = ticks.chain(self.main.iter().map(|p| p.due));
-        ticks.filter(|t| *t >= from).fold(next, u64::min)
+        // Placements and overlays are sorted by start: only the first at or after `from`
+        // of each can come first.
+        let placements = &self.timeline.placements;
+        let overlays = &self.timeline.overlays;
+        let placement = placements
+            .get(placements.partition_point(|p| p.start < from))
+            .map(|p| p.start);
+        let overlay = overlays
+            .get(overlays.partition_point(|o| o.start < from))
+            .map(|o| o.start);
+        let due = self.main.as_ref().map(|p| p.due).filter(|t| *t >= from);
+        [placement, overlay, due]
+            .into_iter()
+            .flatten()
+            .fold(next, u64::min)
     }
 
     /// Emits what happens at `tick` (and repeats the music if it runs out there).
@@ -90,6 +101,7 @@ impl Director {
                     to: phrase.state.clone(),
                     bar,
                     tick,
+                    crossfade_beats: phrase.crossfade_beats,
                 });
             }
             events.push(DirectorEvent::PhraseStarted {
@@ -168,6 +180,12 @@ impl Director {
     /// The mood the state last asked for resolves to.
     pub fn target_mood(&self) -> &str {
         &self.target.mood_name
+    }
+
+    /// The theme the next phrase will continue (see [`prime`](Self::prime)), until a phrase
+    /// made from it arrives.
+    pub fn theme(&self) -> Option<&leitmotif_score::Score> {
+        self.theme.as_ref()
     }
 
     /// Whether the first phrase has arrived and the clock runs.

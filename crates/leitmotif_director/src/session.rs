@@ -3,6 +3,7 @@
 
 use leitmotif_compose::Composition;
 use leitmotif_compose::request::layer_of_role;
+use leitmotif_score::melody::Generation;
 use leitmotif_score::theory::{Key, Scale};
 use leitmotif_score::time::Meter;
 use leitmotif_score::{KeySignatureChange, Marker, Note, Role, Score, TempoChange, Track};
@@ -38,8 +39,10 @@ pub(crate) struct Phrase {
     pub programs: [Option<u8>; 4],
     /// Layers written.
     pub layers: Vec<Layer>,
-    /// What the composer returned.
-    pub composition: Composition,
+    /// How the composer made it (`None` for a cue the game supplied).
+    pub generation: Option<Generation>,
+    /// The crossfade into it when it starts a new state, in beats.
+    pub crossfade_beats: f64,
 }
 
 impl Phrase {
@@ -91,7 +94,99 @@ impl Phrase {
             notes,
             programs,
             layers: composition.layers.iter().map(|r| r.layer).collect(),
-            composition,
+            generation: Some(Generation {
+                model: composition.model.clone(),
+                seed: composition.seed,
+                controls: composition.controls.clone(),
+            }),
+            crossfade_beats: 0.0,
+        })
+    }
+
+    /// A fixed cue from a score the game supplied (a composer's theme, a jingle): its
+    /// notes from tick 0 to the end of its last bar, at its first tempo, meter and key
+    /// signature (the key is estimated from the notes when it has none).
+    ///
+    /// Tracks go to the session's roles by their [`Role`]; a track of another role goes
+    /// to the melody when the cue has no melody track, else to the chords.
+    pub(crate) fn cue(id: u64, name: String, score: &Score) -> Result<Self, DirectorError> {
+        let bad = |reason: String| DirectorError::InvalidPhrase { id, reason };
+        score
+            .validate()
+            .map_err(|e| bad(format!("the cue is not a valid score: {e}")))?;
+        let score = score.at_resolution(PPQ);
+        if score.note_count() == 0 {
+            return Err(bad("the cue has no notes".to_owned()));
+        }
+        let bpm = score.tempos.first().map_or(120.0, TempoChange::bpm);
+        if score.tempos.iter().any(|t| (t.bpm() - bpm).abs() > 1e-6) {
+            return Err(bad(
+                "the cue changes tempo; a cue keeps one tempo".to_owned()
+            ));
+        }
+        let meter = score
+            .time_signatures
+            .first()
+            .map_or(Meter::COMMON, |t| Meter {
+                numerator: t.numerator,
+                denominator: t.denominator,
+            });
+        if score
+            .time_signatures
+            .iter()
+            .any(|t| (t.numerator, t.denominator) != (meter.numerator, meter.denominator))
+        {
+            return Err(bad(
+                "the cue changes meter; a cue keeps one meter".to_owned()
+            ));
+        }
+        crate::clock::check_bpm(bpm).map_err(|e| bad(e.to_string()))?;
+        crate::clock::check_meter(meter).map_err(|e| bad(e.to_string()))?;
+        let key = match score.key_signatures.first() {
+            Some(k) => Key::from_key_signature(k.sharps, k.minor)
+                .map_err(|e| bad(format!("the cue's key signature: {e}")))?,
+            None => leitmotif_tokens::controls::estimated_key(&score)
+                .unwrap_or(Key::major(leitmotif_score::theory::PitchClass::C)),
+        };
+        let bar = meter.ticks_per_bar(PPQ);
+        let end = score.end_tick.max(score.last_note_end());
+        let length = end.div_ceil(bar).max(1) * bar;
+        let has_melody = score.tracks.iter().any(|t| t.role == Role::Melody);
+        let mut notes: [Vec<Note>; 4] = Default::default();
+        let mut programs = [None; 4];
+        for track in &score.tracks {
+            let role = match track.role {
+                Role::Other if has_melody => Role::Chords,
+                Role::Other => Role::Melody,
+                role => role,
+            };
+            let Some(slot) = ROLES.iter().position(|r| *r == role) else {
+                continue;
+            };
+            programs[slot].get_or_insert(track.program);
+            notes[slot].extend(track.notes.iter().copied());
+        }
+        for slot in &mut notes {
+            slot.sort_by_key(|n| (n.start, n.pitch));
+        }
+        let layers = ROLES
+            .iter()
+            .zip(&notes)
+            .filter(|(_, notes)| !notes.is_empty())
+            .filter_map(|(role, _)| layer_of_role(*role))
+            .collect();
+        Ok(Self {
+            id,
+            state: name,
+            bpm,
+            meter,
+            key: key.into(),
+            length,
+            notes,
+            programs,
+            layers,
+            generation: None,
+            crossfade_beats: 0.0,
         })
     }
 

@@ -97,12 +97,19 @@ fn state_changes_land_on_the_boundary_their_rule_names() {
             assert!(primer.note_count() > 0, "{context}");
             let events = host.run(6.0, 1.0 / 60.0);
             assert_eq!(ticks(&events, is_transition), [boundary], "{context}");
-            assert!(events.contains(&DirectorEvent::TransitionDone {
-                from: "explore".to_owned(),
-                to: state.to_owned(),
-                bar: host.director.clock().position(boundary).bar,
-                tick: boundary,
-            }));
+            assert!(
+                events.contains(&DirectorEvent::TransitionDone {
+                    from: "explore".to_owned(),
+                    to: state.to_owned(),
+                    bar: host.director.clock().position(boundary).bar,
+                    tick: boundary,
+                    crossfade_beats: host
+                        .director
+                        .table()
+                        .lookup(state)
+                        .map_or(-1.0, |(_, m)| m.crossfade_beats),
+                })
+            );
             // The old music (melody and bass) stops at the boundary: no bass note starts at
             // or rings past it; the new phrase (melody only or with chords) starts there.
             let session = host.director.session_score();

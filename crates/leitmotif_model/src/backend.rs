@@ -100,6 +100,71 @@ impl WgpuAdapter {
     }
 }
 
+impl WgpuAdapter {
+    /// Describes an adapter from what its driver reports.
+    pub fn from_info(info: &wgpu::AdapterInfo) -> Self {
+        Self {
+            name: info.name.clone(),
+            kind: match info.device_type {
+                wgpu::DeviceType::DiscreteGpu => AdapterKind::DiscreteGpu,
+                wgpu::DeviceType::IntegratedGpu => AdapterKind::IntegratedGpu,
+                wgpu::DeviceType::VirtualGpu => AdapterKind::VirtualGpu,
+                wgpu::DeviceType::Cpu => AdapterKind::Cpu,
+                wgpu::DeviceType::Other => AdapterKind::Other,
+            },
+            api: format!("{:?}", info.backend),
+        }
+    }
+}
+
+/// A wgpu device someone else opened (a game engine's render device), with its queue,
+/// adapter and instance, for the models to share.
+///
+/// The handles are clones of the owner's: the models' compute work goes through the same
+/// device and queue as the owner's own work, so no second device is opened and no memory is
+/// copied between devices.
+#[derive(Debug, Clone)]
+pub struct SharedWgpu {
+    /// The instance the adapter came from; `None` when the owner no longer exposes it
+    /// (burn keeps it only alongside the device; a fresh one is made).
+    pub instance: Option<wgpu::Instance>,
+    /// The adapter (the physical device).
+    pub adapter: wgpu::Adapter,
+    /// The logical device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+}
+
+impl SharedWgpu {
+    /// The adapter, as [`probe_wgpu`] would describe it.
+    pub fn adapter_info(&self) -> WgpuAdapter {
+        WgpuAdapter::from_info(&self.adapter.get_info())
+    }
+
+    /// Registers the device with burn and returns the burn device that runs
+    /// [`GpuBackend`] on it. Each call registers a new burn device; call it once per device.
+    pub fn into_burn_device(self) -> WgpuDevice {
+        let backend = self.adapter.get_info().backend;
+        let instance = self.instance.unwrap_or_else(|| {
+            wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends: backend.into(),
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            })
+        });
+        burn::backend::wgpu::init_device(
+            burn::backend::wgpu::WgpuSetup {
+                instance,
+                adapter: self.adapter,
+                device: self.device,
+                queue: self.queue,
+                backend,
+            },
+            burn::backend::wgpu::RuntimeOptions::default(),
+        )
+    }
+}
+
 /// The backend [`BackendChoice::resolve`] settled on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolvedBackend {
@@ -162,20 +227,7 @@ pub fn probe_wgpu() -> Vec<WgpuAdapter> {
     let mut adapters: Vec<WgpuAdapter> =
         futures_lite::future::block_on(instance.enumerate_adapters(backends))
             .into_iter()
-            .map(|adapter| {
-                let info = adapter.get_info();
-                WgpuAdapter {
-                    name: info.name,
-                    kind: match info.device_type {
-                        wgpu::DeviceType::DiscreteGpu => AdapterKind::DiscreteGpu,
-                        wgpu::DeviceType::IntegratedGpu => AdapterKind::IntegratedGpu,
-                        wgpu::DeviceType::VirtualGpu => AdapterKind::VirtualGpu,
-                        wgpu::DeviceType::Cpu => AdapterKind::Cpu,
-                        wgpu::DeviceType::Other => AdapterKind::Other,
-                    },
-                    api: format!("{:?}", info.backend),
-                }
-            })
+            .map(|adapter| WgpuAdapter::from_info(&adapter.get_info()))
             .collect();
     adapters.sort_by_key(|adapter| match adapter.kind {
         AdapterKind::DiscreteGpu => 0,

@@ -64,7 +64,7 @@ pub mod transformer;
 pub mod weights;
 
 pub use backend::{
-    BackendChoice, CpuBackend, CpuDevice, GpuBackend, GpuTrainBackend, ResolvedBackend,
+    BackendChoice, CpuBackend, CpuDevice, GpuBackend, GpuTrainBackend, ResolvedBackend, SharedWgpu,
     TrainBackend, TrainDevice, probe_wgpu,
 };
 pub use error::ModelError;

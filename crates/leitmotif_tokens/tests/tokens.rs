@@ -1,16 +1,23 @@
 //! The vocabulary on real music and on random scores: lossless on quantized input, every
 //! encoded piece obeys the grammar, and the grammar rejects what would not decode.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use leitmotif_score::{Note, Role, Score, TimeSignatureChange, Track};
 use leitmotif_tokens::grammar::Grammar;
 use leitmotif_tokens::{Corpus, Split, Style, Token, decode, encode, encode_ids, quantize};
 use proptest::prelude::*;
 
+/// The package's folder, read at run time (cargo sets it for tests): a test binary built in
+/// another checkout sharing the target folder must still read this checkout's files.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 fn data_dir() -> PathBuf {
     std::env::var_os("LEITMOTIF_DATA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        || manifest_dir().join("../../../shared/data"),
         PathBuf::from,
     )
 }

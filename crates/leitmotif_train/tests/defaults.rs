@@ -7,6 +7,15 @@ use leitmotif_tokens::{BarControls, Layer, Style, decode};
 use leitmotif_train::models::{MELODY_RNN_WEIGHTS, MOTIF_TRANSFORMER_WEIGHTS};
 use leitmotif_train::{AnyModel, ModelSource, Plan, generate};
 
+/// The package's folder, read at run time (cargo sets it for tests): a test binary built in
+/// another checkout sharing the target folder must still read this checkout's files.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        std::path::PathBuf::from,
+    )
+}
+
 fn plan(layers: Vec<Layer>) -> Plan {
     let bar = BarControls {
         sharps: 2,
@@ -71,7 +80,7 @@ fn the_defaults_fit_the_budget_and_say_how_they_were_made() {
         );
         let path = format!(
             "{}/../../assets/models/{name}.summary.json",
-            env!("CARGO_MANIFEST_DIR")
+            manifest_dir().display()
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let summary: serde_json::Value =

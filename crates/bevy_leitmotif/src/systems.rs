@@ -1,0 +1,342 @@
+//! The plugin's three systems, one per [`LeitmotifSystems`](crate::LeitmotifSystems) phase
+//! (each system is a hop through the executor, so there are no more than three), and the
+//! timing of their work on the frame.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bevy::asset::{AssetEvent, AssetServer, Assets, Handle, LoadState};
+use bevy::ecs::system::SystemParam;
+use bevy::prelude::*;
+use bevy::tasks::futures::check_ready;
+use bevy::tasks::{AsyncComputeTaskPool, Task};
+use leitmotif_compose::{ComposeError, Composition};
+use leitmotif_director::DirectorEvent;
+use tracing::{info, warn};
+
+use crate::{
+    BarTick, BeatTick, ComposerHandle, ExportDone, ExportSession, FireStinger, LockKey, LockTempo,
+    Melody, Moods, MusicDirector, PhraseStarted, PlayCue, PrimeWith, SetGameState, SetIntensity,
+    TransitionDone, WatchedMoods,
+};
+
+/// How long the plugin's systems worked in each frame (their bodies, on whichever thread
+/// the executor ran them): for a game's own profiling overlay, and the frame-cost benchmark.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct LeitmotifTimings {
+    /// Frames counted.
+    pub frames: u64,
+    /// The work in the last frame.
+    pub last: Duration,
+    /// The work in all frames counted.
+    pub total: Duration,
+    /// The most in one frame.
+    pub max: Duration,
+    /// Phrases being composed on the task pool at the end of the last frame.
+    pub composing: usize,
+    /// Work in the frame in progress.
+    current: Duration,
+}
+
+impl LeitmotifTimings {
+    /// The mean work per frame.
+    pub fn mean(&self) -> Duration {
+        match u32::try_from(self.frames) {
+            Ok(0) => Duration::ZERO,
+            Ok(n) => self.total / n,
+            Err(_) => self.total.div_f64(self.frames as f64),
+        }
+    }
+
+    fn add(&mut self, started: Instant) {
+        self.current += started.elapsed();
+    }
+
+    fn end_frame(&mut self, started: Instant) {
+        self.add(started);
+        self.last = std::mem::take(&mut self.current);
+        self.total += self.last;
+        self.max = self.max.max(self.last);
+        self.frames += 1;
+    }
+}
+
+/// A phrase being composed on the task pool.
+type Composing = Task<Result<Composition, ComposeError>>;
+
+/// Phrases being composed: job id and task.
+#[derive(Resource, Default)]
+pub(crate) struct Pending(Vec<(u64, Composing)>);
+
+/// A melody message waiting for its asset.
+enum WaitingMelody {
+    Cue(PlayCue),
+    Theme(Option<Handle<Melody>>),
+}
+
+/// Cues and themes whose melodies are still loading, in the order they were asked for.
+#[derive(Resource, Default)]
+pub(crate) struct WaitingMelodies(Vec<WaitingMelody>);
+
+/// The input messages.
+#[derive(SystemParam)]
+pub(crate) struct Inputs<'w, 's> {
+    states: MessageReader<'w, 's, SetGameState>,
+    intensity: MessageReader<'w, 's, SetIntensity>,
+    stingers: MessageReader<'w, 's, FireStinger>,
+    keys: MessageReader<'w, 's, LockKey>,
+    tempos: MessageReader<'w, 's, LockTempo>,
+    exports: MessageReader<'w, 's, ExportSession>,
+    cues: MessageReader<'w, 's, PlayCue>,
+    themes: MessageReader<'w, 's, PrimeWith>,
+    done: MessageWriter<'w, ExportDone>,
+}
+
+/// The assets the director follows: the watched mood table and the melodies.
+#[derive(SystemParam)]
+pub(crate) struct MusicAssets<'w, 's> {
+    watched: Option<Res<'w, WatchedMoods>>,
+    mood_events: MessageReader<'w, 's, AssetEvent<Moods>>,
+    moods: Res<'w, Assets<Moods>>,
+    melodies: Res<'w, Assets<Melody>>,
+    server: Option<Res<'w, AssetServer>>,
+    waiting: ResMut<'w, WaitingMelodies>,
+}
+
+/// [`LeitmotifSystems::Input`](crate::LeitmotifSystems::Input): applies the input messages,
+/// mood-table loads and edits (hot reload), and cues and themes whose melodies have loaded.
+pub(crate) fn read_input(
+    director: Option<ResMut<MusicDirector>>,
+    mut input: Inputs,
+    mut assets: MusicAssets,
+    mut timings: ResMut<LeitmotifTimings>,
+) {
+    let started = Instant::now();
+    let waiting = &mut assets.waiting.0;
+    waiting.extend(input.cues.read().cloned().map(WaitingMelody::Cue));
+    waiting.extend(
+        input
+            .themes
+            .read()
+            .map(|t| WaitingMelody::Theme(t.0.clone())),
+    );
+    let Some(mut director) = director else {
+        return;
+    };
+    let d = &mut director.director;
+    for SetGameState(name) in input.states.read() {
+        if let Err(e) = d.set_state(name) {
+            warn!("leitmotif: {e}");
+        }
+    }
+    if let Some(SetIntensity(value)) = input.intensity.read().last() {
+        d.set_intensity(*value);
+    }
+    for FireStinger(name) in input.stingers.read() {
+        if let Err(e) = d.stinger(name) {
+            warn!("leitmotif: {e}");
+        }
+    }
+    for LockKey(key) in input.keys.read() {
+        d.lock_key(*key);
+    }
+    for LockTempo(bpm) in input.tempos.read() {
+        if let Err(e) = d.lock_tempo(*bpm) {
+            warn!("leitmotif: {e}");
+        }
+    }
+    for export in input.exports.read() {
+        let done = match d.export(&export.dir, &export.name) {
+            Ok(files) => ExportDone { files, error: None },
+            Err(e) => {
+                warn!("leitmotif: export failed: {e}");
+                ExportDone {
+                    files: Vec::new(),
+                    error: Some(e.to_string()),
+                }
+            }
+        };
+        input.done.write(done);
+    }
+    apply_moods(&mut director, &mut assets);
+    apply_melodies(&mut director, &mut assets);
+    timings.add(started);
+}
+
+/// Hands a loaded or edited mood table to the director (hot reload).
+fn apply_moods(director: &mut MusicDirector, assets: &mut MusicAssets) {
+    let Some(handle) = &assets.watched else {
+        assets.mood_events.clear();
+        return;
+    };
+    for event in assets.mood_events.read() {
+        let changed = matches!(event,
+            AssetEvent::Added { id } | AssetEvent::Modified { id } if *id == handle.0.id());
+        if changed && let Some(Moods(table)) = assets.moods.get(&handle.0) {
+            match director.director.set_table(table.clone()) {
+                Ok(()) => info!("leitmotif: mood table (re)loaded"),
+                Err(e) => warn!("leitmotif: mood table rejected: {e}"),
+            }
+        }
+    }
+}
+
+/// Hands [`PlayCue`] and [`PrimeWith`] melodies to the director once they are loaded, in
+/// the order they were asked for (a failed load is skipped with a warning).
+fn apply_melodies(director: &mut MusicDirector, assets: &mut MusicAssets) {
+    let waiting = &mut assets.waiting.0;
+    while let Some(first) = waiting.first() {
+        let handle = match first {
+            WaitingMelody::Cue(cue) => &cue.melody,
+            WaitingMelody::Theme(Some(handle)) => handle,
+            WaitingMelody::Theme(None) => {
+                if let Err(e) = director.director.prime(None) {
+                    warn!("leitmotif: {e}");
+                }
+                waiting.remove(0);
+                continue;
+            }
+        };
+        let Some(Melody(score)) = assets.melodies.get(handle) else {
+            let failed = assets.server.as_deref().is_some_and(|server| {
+                matches!(server.load_state(handle.id()), LoadState::Failed(_))
+            });
+            if !failed {
+                return;
+            }
+            warn!(
+                "leitmotif: melody {:?} did not load; skipped",
+                handle.path()
+            );
+            waiting.remove(0);
+            continue;
+        };
+        let result = match first {
+            WaitingMelody::Cue(cue) => director
+                .director
+                .play_cue(&cue.name, score, cue.transition)
+                .map(drop),
+            WaitingMelody::Theme(_) => director.director.prime(Some(score.clone())),
+        };
+        if let Err(e) = result {
+            warn!("leitmotif: melody {:?} refused: {e}", handle.path());
+        }
+        waiting.remove(0);
+    }
+}
+
+/// [`LeitmotifSystems::Compose`](crate::LeitmotifSystems::Compose): starts a task for every
+/// phrase the director asks for and delivers finished ones.
+pub(crate) fn compose_phrases(
+    director: Option<ResMut<MusicDirector>>,
+    composer: Option<Res<ComposerHandle>>,
+    mut pending: ResMut<Pending>,
+    mut timings: ResMut<LeitmotifTimings>,
+) {
+    let started = Instant::now();
+    let (Some(mut director), Some(composer)) = (director, composer) else {
+        return;
+    };
+    let pool = AsyncComputeTaskPool::get();
+    while let Some(job) = director.director.poll_job() {
+        let composer = Arc::clone(&composer.0);
+        let request = job.request;
+        let task = pool.spawn(async move { composer.compose(&request) });
+        pending.0.push((job.id, task));
+    }
+    let wait = director.wait_for_phrases;
+    let mut i = 0;
+    while i < pending.0.len() {
+        let (id, task) = &mut pending.0[i];
+        let id = *id;
+        let result = if wait {
+            Some(bevy::tasks::block_on(task))
+        } else {
+            check_ready(task)
+        };
+        let Some(result) = result else {
+            i += 1;
+            continue;
+        };
+        drop(pending.0.remove(i));
+        match result {
+            Ok(composition) => {
+                if let Err(e) = director.director.deliver(id, composition) {
+                    warn!("leitmotif: phrase {id} rejected: {e}");
+                }
+            }
+            Err(e) => {
+                warn!("leitmotif: phrase {id} failed: {e}");
+                director.director.fail(id, &e.to_string());
+            }
+        }
+    }
+    timings.composing = pending.0.len();
+    timings.add(started);
+}
+
+/// The output messages.
+#[derive(SystemParam)]
+pub(crate) struct Outputs<'w> {
+    beats: MessageWriter<'w, BeatTick>,
+    bars: MessageWriter<'w, BarTick>,
+    phrases: MessageWriter<'w, PhraseStarted>,
+    transitions: MessageWriter<'w, TransitionDone>,
+}
+
+/// [`LeitmotifSystems::Clock`](crate::LeitmotifSystems::Clock): advances the clock by the
+/// frame's time and writes the output messages.
+pub(crate) fn advance_clock(
+    time: Res<Time>,
+    director: Option<ResMut<MusicDirector>>,
+    mut out: Outputs,
+    mut timings: ResMut<LeitmotifTimings>,
+) {
+    let started = Instant::now();
+    let Some(mut director) = director else {
+        return;
+    };
+    for event in director.director.advance(time.delta_secs_f64()) {
+        match event {
+            DirectorEvent::Beat {
+                bar,
+                beat,
+                bpm,
+                meter,
+                ..
+            } => {
+                out.beats.write(BeatTick {
+                    bar: bar as u32,
+                    beat,
+                    bpm,
+                    meter,
+                });
+            }
+            DirectorEvent::Bar { bar, .. } => {
+                out.bars.write(BarTick { bar: bar as u32 });
+            }
+            DirectorEvent::PhraseStarted { state, bar, .. } => {
+                out.phrases.write(PhraseStarted {
+                    state,
+                    bar: bar as u32,
+                });
+            }
+            DirectorEvent::TransitionDone {
+                from,
+                to,
+                bar,
+                crossfade_beats,
+                ..
+            } => {
+                out.transitions.write(TransitionDone {
+                    from,
+                    to,
+                    bar: bar as u32,
+                    crossfade_beats,
+                });
+            }
+            _ => {}
+        }
+    }
+    timings.end_frame(started);
+}
