@@ -173,12 +173,17 @@ impl Composition {
     /// The `.melody.json` document: the score and how to make it again.
     pub fn document(&self) -> MelodyDocument {
         let mut doc = MelodyDocument::new(self.score.clone());
-        doc.generation = Some(Generation {
+        doc.generation = Some(self.generation());
+        doc
+    }
+
+    /// What reproduces it: the model, the seed and the controls asked for.
+    pub fn generation(&self) -> Generation {
+        Generation {
             model: self.model.clone(),
             seed: self.seed,
             controls: self.controls.clone(),
-        });
-        doc
+        }
     }
 
     /// Writes `STEM.mid`, `STEM.melody.json` and `STEM.tone.json` (each atomically, all

@@ -199,12 +199,7 @@ impl Director {
         if !self.started {
             return Ok(());
         }
-        let due = self.clock.next_boundary(self.tick, rule);
-        // Music scheduled past the boundary is stale; the phrase sounding now stays.
-        let stale = due.max(self.tick + 1);
-        self.timeline.drop_from(stale);
-        self.clock.truncate_from(stale);
-        self.extend_to(due);
+        let due = self.cut_at_boundary(rule);
         let job = self.new_job(JobKind::Change, due, rule);
         self.outbox.push_back(job);
         Ok(())
@@ -408,12 +403,7 @@ impl Director {
         check_model_meter(phrase.meter)?;
         self.cancel_main();
         let start = if self.started {
-            let due = self.clock.next_boundary(self.tick, rule);
-            let stale = due.max(self.tick + 1);
-            self.timeline.drop_from(stale);
-            self.clock.truncate_from(stale);
-            self.extend_to(due);
-            due
+            self.cut_at_boundary(rule)
         } else {
             0
         };
@@ -447,11 +437,7 @@ impl Director {
         self.theme = theme;
         if let Some(pending) = self.main.clone() {
             self.cancel_main();
-            let job = self.new_job(pending.kind, pending.due, pending.rule);
-            if let Some(main) = &mut self.main {
-                main.late = pending.late;
-            }
-            self.outbox.push_back(job);
+            self.ask_again(&pending);
         }
         Ok(())
     }
@@ -485,12 +471,28 @@ impl Director {
             return;
         }
         if matches!(pending.kind, JobKind::First | JobKind::Change) {
-            let job = self.new_job(pending.kind, pending.due, pending.rule);
-            if let Some(main) = &mut self.main {
-                main.late = pending.late;
-            }
-            self.outbox.push_back(job);
+            self.ask_again(&pending);
         }
+    }
+
+    /// Asks for `pending`'s phrase again, as a new job (the old id becomes stale).
+    fn ask_again(&mut self, pending: &Pending) {
+        let job = self.new_job(pending.kind, pending.due, pending.rule);
+        if let Some(main) = &mut self.main {
+            main.late = pending.late;
+        }
+        self.outbox.push_back(job);
+    }
+
+    /// The next boundary `rule` names from now; the music scheduled past it is dropped
+    /// (the phrase sounding now stays) and the music up to it repeats if it runs out first.
+    fn cut_at_boundary(&mut self, rule: Transition) -> u64 {
+        let due = self.clock.next_boundary(self.tick, rule);
+        let stale = due.max(self.tick + 1);
+        self.timeline.drop_from(stale);
+        self.clock.truncate_from(stale);
+        self.extend_to(due);
+        due
     }
 
     fn take_id(&mut self) -> u64 {

@@ -94,11 +94,7 @@ impl Phrase {
             notes,
             programs,
             layers: composition.layers.iter().map(|r| r.layer).collect(),
-            generation: Some(Generation {
-                model: composition.model.clone(),
-                seed: composition.seed,
-                controls: composition.controls.clone(),
-            }),
+            generation: Some(composition.generation()),
             crossfade_beats: 0.0,
         })
     }
