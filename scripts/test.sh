@@ -9,8 +9,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages: ALSA headers for the audio crates, lavapipe (Vulkan on the CPU) so the
-# wgpu path is tested without a GPU. Installed only when missing.
-packages=(pkg-config libasound2-dev mesa-vulkan-drivers)
+# wgpu path is tested without a GPU, FluidSynth and the public-domain GM SoundFont
+# (sf_GMbank.sf2) that the synthesizer's tests compare against. Installed only when missing.
+packages=(pkg-config libasound2-dev mesa-vulkan-drivers fluidsynth csound-soundfont)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,7 +9,9 @@
 //! - [`compose`]: the composer (prompts, hard constraints, continue, infill, loops, layers);
 //! - [`arrange`]: the arranger (bass, chords, drums and dynamics from a melody);
 //! - [`director`]: the engine-agnostic music director (clock, transitions, look-ahead,
-//!   session export) that the Bevy plugin `bevy_leitmotif` wraps.
+//!   session export) that the Bevy plugin `bevy_leitmotif` wraps;
+//! - [`synth`]: the synthesizer (built-in instruments, SoundFonts, the sample-accurate voice
+//!   engine, WAV files).
 //!
 //! ```
 //! use leitmotif::score::{Score, midi};
@@ -24,5 +26,6 @@ pub use leitmotif_compose as compose;
 pub use leitmotif_director as director;
 pub use leitmotif_model as model;
 pub use leitmotif_score as score;
+pub use leitmotif_synth as synth;
 pub use leitmotif_tokens as tokens;
 pub use leitmotif_train as train;

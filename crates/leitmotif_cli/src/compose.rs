@@ -9,11 +9,14 @@ use leitmotif_compose::{
     Composer, Composition, Curve, MoodTable, PromptControls, Request, SamplingSettings, Task,
 };
 use leitmotif_model::BackendChoice;
+use leitmotif_score::files::ENGINE_FORMATS;
 use leitmotif_score::read_score;
+use leitmotif_synth::{Audio, Instrument, RenderOptions, encode_wav, render_score};
 use leitmotif_tokens::Layer;
 use leitmotif_train::ModelSource;
 
 use crate::CliError;
+use crate::audio::{clock, dbfs, describe, render_options, write_all};
 
 /// The backend to run the model on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,7 +82,18 @@ pub struct ComposeArgs {
     /// A mood table (`*.moods.ron`) instead of the default one.
     #[arg(long)]
     moods: Option<PathBuf>,
-    /// Output name: writes OUT.mid, OUT.melody.json and OUT.tone.json.
+    /// Also write OUT.wav: the music played by the built-in instruments (or --soundfont),
+    /// 16-bit stereo.
+    #[arg(long)]
+    wav: bool,
+    /// With --wav: a sound font (an .sf2 file) to play the tracks with, each by its
+    /// General MIDI program (channel 10 as a drum kit).
+    #[arg(long, value_name = "FILE.sf2", requires = "wav")]
+    soundfont: Option<PathBuf>,
+    /// With --wav: the sample rate in Hz, 8000 to 384000 [default: 48000].
+    #[arg(long, value_name = "N", requires = "wav")]
+    sample_rate: Option<u32>,
+    /// Output name: writes OUT.mid, OUT.melody.json and OUT.tone.json (and OUT.wav).
     #[arg(short, long)]
     out: PathBuf,
 }
@@ -253,7 +267,14 @@ impl ComposeArgs {
     /// The output stem, without an extension the user may have typed.
     fn stem(&self) -> PathBuf {
         let text = self.out.to_string_lossy();
-        for ext in [".mid", ".midi", ".melody.json", ".melody.ron", ".tone.json"] {
+        for ext in [
+            ".mid",
+            ".midi",
+            ".melody.json",
+            ".melody.ron",
+            ".tone.json",
+            ".wav",
+        ] {
             if text.len() > ext.len() && text.to_ascii_lowercase().ends_with(ext) {
                 return PathBuf::from(&text[..text.len() - ext.len()]);
             }
@@ -317,12 +338,66 @@ fn run(
     parsed: Option<&PromptControls>,
 ) -> Result<(), CliError> {
     request.validate()?;
+    // Checked (and the SoundFont loaded) before the model runs: bad options cost nothing.
+    let render = options
+        .wav
+        .then(|| render_options(options.soundfont.as_deref(), options.sample_rate))
+        .transpose()?;
     let composer = options.composer()?;
     let composition = composer.compose(request)?;
-    let files = composition.write(&options.stem())?;
+    // Every file is encoded (and the audio rendered) before any is written.
+    let stem = options.stem();
+    let doc = composition.document();
+    let mut files = Vec::new();
+    for format in ENGINE_FORMATS {
+        let mut name = stem.as_os_str().to_owned();
+        name.push(format.extension());
+        let path = PathBuf::from(name);
+        let bytes = format.encode(&doc, &path)?;
+        files.push((path, bytes));
+    }
+    let audio = match &render {
+        Some(render) => {
+            let audio = render_score(&composition.score, render)?;
+            let mut name = stem.as_os_str().to_owned();
+            name.push(".wav");
+            files.push((PathBuf::from(name), encode_wav(&audio)?));
+            Some(audio)
+        }
+        None => None,
+    };
+    let files = write_all(&files)?;
     let mut out = std::io::stdout().lock();
     let _ = report(&mut out, &composition, &files, parsed);
+    if let (Some(render), Some(audio)) = (&render, &audio) {
+        let _ = report_audio(&mut out, &composition, render, audio);
+    }
     Ok(())
+}
+
+fn report_audio(
+    out: &mut impl Write,
+    c: &Composition,
+    render: &RenderOptions,
+    audio: &Audio,
+) -> std::io::Result<()> {
+    let tracks: Vec<String> = c
+        .score
+        .tracks
+        .iter()
+        .map(|t| {
+            let instrument = Instrument::for_track(t, render.soundfont.as_ref());
+            format!("{} {}", t.role, describe(&instrument))
+        })
+        .collect();
+    writeln!(
+        out,
+        "  audio {} at {} Hz, peak {} dBFS: {}",
+        clock(audio.duration_seconds()),
+        audio.sample_rate,
+        dbfs(audio.peak()),
+        tracks.join(", ")
+    )
 }
 
 fn report(

@@ -1,11 +1,14 @@
 //! `leitmotif`: generative, adaptive game music from the command line.
 //!
 //! Exit codes: 0 on success, 2 on bad input or a bad command line (with a one-line message
-//! naming the problem), 1 when the operating system fails us (disk full, permissions).
+//! naming the problem; also when there is no audio device to play to), 1 when the operating
+//! system fails us (disk full, permissions, an audio device that stops).
 
+mod audio;
 mod compose;
 mod inspect;
 mod models;
+mod play;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,8 +17,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use leitmotif_score::{Error, FileFormat, read_document, write_document};
 
-/// Generative, adaptive game music: generate, continue and infill phrases; train and
-/// evaluate models; convert and inspect scores.
+/// Generative, adaptive game music: generate, continue and infill phrases; render them to
+/// WAV or play them; train and evaluate models; convert and inspect scores.
 #[derive(Debug, Parser)]
 #[command(name = "leitmotif", version, about)]
 struct Cli {
@@ -26,7 +29,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Write a new phrase from a prompt and/or explicit controls: OUT.mid, OUT.melody.json
-    /// and OUT.tone.json.
+    /// and OUT.tone.json (and OUT.wav with --wav).
     Generate(compose::GenerateArgs),
     /// Add bars after a primer, keeping the primer note for note.
     Continue(compose::ContinueArgs),
@@ -40,6 +43,11 @@ enum Command {
         /// The file to write (replaced atomically).
         output: PathBuf,
     },
+    /// Render a score to a WAV file (48 kHz 16-bit stereo by default) with the built-in
+    /// instruments or a sound font (.sf2); --stems also writes one WAV per track.
+    Render(audio::RenderArgs),
+    /// Play a score through the default audio output device.
+    Play(play::PlayArgs),
     /// Train a model on a folder of .mid files.
     Train(models::TrainArgs),
     /// Score a model: bits per token against a 5-gram baseline, and control accuracy.
@@ -66,6 +74,15 @@ pub enum CliError {
     /// Composing failed.
     #[error(transparent)]
     Compose(#[from] leitmotif_compose::ComposeError),
+    /// A bad sound font or sample rate, or a WAV that could not be made.
+    #[error(transparent)]
+    Synth(#[from] leitmotif_synth::SynthError),
+    /// No audio output device could be opened.
+    #[error("no audio output device ({0})")]
+    NoAudioDevice(String),
+    /// The audio device failed while playing.
+    #[error("{0}")]
+    Audio(String),
     /// An option out of range.
     #[error("{0}")]
     Usage(String),
@@ -83,8 +100,9 @@ impl CliError {
     /// 1 when the operating system failed, 2 for bad input.
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Score(Error::Io { .. }) | CliError::Io { .. } => 1,
+            CliError::Score(Error::Io { .. }) | CliError::Io { .. } | CliError::Audio(_) => 1,
             CliError::Train(leitmotif_train::TrainError::Io { .. }) => 1,
+            CliError::Synth(leitmotif_synth::SynthError::Wav { .. }) => 1,
             _ => 2,
         }
     }
@@ -108,6 +126,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Generate(args) => compose::generate(&args),
         Command::Continue(args) => compose::continue_(&args),
         Command::Infill(args) => compose::infill(&args),
+        Command::Render(args) => audio::render(&args),
+        Command::Play(args) => play::play(&args),
         Command::Train(args) => models::train(&args),
         Command::Eval(args) => models::eval(&args),
         Command::Convert { input, output } => {

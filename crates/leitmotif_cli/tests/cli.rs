@@ -258,12 +258,17 @@ fn generate_continue_and_infill_write_three_agreeing_files() {
         "7",
         "--backend",
         "cpu",
+        "--wav",
         "-o",
         &stem,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     for expected in [
+        "chase.wav",
+        "audio 0:",
+        "at 48000 Hz",
+        "melody built-in",
         "key D minor, 150 bpm, 4/4, bars 1-4 of 4",
         "melody (model",
         "drums (arranger",
@@ -284,6 +289,9 @@ fn generate_continue_and_infill_write_three_agreeing_files() {
     let tone = leitmotif_score::read_score(&dir.path().join("chase.tone.json"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tone.note_count(), mid.note_count());
+    // The WAV holds the four bars (6.4 s at 150 bpm) and the release tail.
+    let seconds = leitmotif_score::time::TempoMap::new(&mid).seconds(mid.end_tick);
+    assert_wav(&dir.path().join("chase.wav"), 48_000, seconds);
 
     let primer = dir.path().join("chase.mid");
     let longer = dir.path().join("longer");
@@ -294,11 +302,19 @@ fn generate_continue_and_infill_write_three_agreeing_files() {
         Path::new("2"),
         Path::new("--backend"),
         Path::new("cpu"),
+        Path::new("--wav"),
+        Path::new("--sample-rate"),
+        Path::new("22050"),
         Path::new("-o"),
         &longer,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("bars 5-6 of 6"));
+    let longer_score = leitmotif_score::read_score(&dir.path().join("longer.mid"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seconds =
+        leitmotif_score::time::TempoMap::new(&longer_score).seconds(longer_score.end_tick);
+    assert_wav(&dir.path().join("longer.wav"), 22_050, seconds);
     let changed = dir.path().join("changed.mid");
     let o = leitmotif(&[
         Path::new("infill"),
@@ -314,6 +330,36 @@ fn generate_continue_and_infill_write_three_agreeing_files() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.path().join("changed.tone.json").exists());
+    assert!(
+        !dir.path().join("changed.wav").exists(),
+        "a WAV was written without --wav"
+    );
+}
+
+/// Checks a WAV the composing commands wrote: 16-bit stereo at `rate`, holding `seconds` of
+/// music and at most the two-second release tail after it, and not silent.
+fn assert_wav(path: &Path, rate: u32, seconds: f64) {
+    let reader = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("{}: not a WAV: {e}", path.display()));
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (rate, 2, 16),
+        "{}",
+        path.display()
+    );
+    let length = f64::from(reader.duration()) / f64::from(rate);
+    assert!(
+        length >= seconds - 0.01 && length <= seconds + 2.05,
+        "{}: {length} s for {seconds} s of music",
+        path.display()
+    );
+    let peak = reader
+        .into_samples::<i16>()
+        .map(|s| s.map_or(0, |s| s.unsigned_abs()))
+        .max()
+        .unwrap_or(0);
+    assert!(peak > 100, "{} is silent", path.display());
 }
 
 #[test]
@@ -334,6 +380,18 @@ fn bad_composing_options_exit_2_and_write_nothing() {
         (
             vec!["infill", "/nonexistent.mid", "--bars", "1..2"],
             "nonexistent",
+        ),
+        (
+            vec!["generate", "--wav", "--sample-rate", "5"],
+            "--sample-rate",
+        ),
+        (
+            vec!["generate", "--wav", "--soundfont", "/nonexistent/font.sf2"],
+            "font.sf2",
+        ),
+        (
+            vec!["generate", "--soundfont", "/nonexistent/font.sf2"],
+            "required",
         ),
     ] {
         let mut all = args.clone();
