@@ -11,7 +11,8 @@
 //! - [`director`]: the engine-agnostic music director (clock, transitions, look-ahead,
 //!   session export) that the Bevy plugin `bevy_leitmotif` wraps;
 //! - [`synth`]: the synthesizer (built-in instruments, SoundFonts, the sample-accurate voice
-//!   engine, WAV files).
+//!   engine, WAV files);
+//! - [`player`]: the adaptive music player that plays the director's timeline through kira.
 //!
 //! ```
 //! use leitmotif::score::{Score, midi};
@@ -25,6 +26,7 @@ pub use leitmotif_arrange as arrange;
 pub use leitmotif_compose as compose;
 pub use leitmotif_director as director;
 pub use leitmotif_model as model;
+pub use leitmotif_player as player;
 pub use leitmotif_score as score;
 pub use leitmotif_synth as synth;
 pub use leitmotif_tokens as tokens;

@@ -1,9 +1,11 @@
 //! A scripted two-minute game run headless (`MinimalPlugins` with its schedule runner):
 //! explore, danger rising, combat, boss, victory with a composer's fanfare as a fixed cue,
 //! and stingers. Writes every phrase and the whole session to `--out DIR` and prints the
-//! transition log with bar numbers.
+//! transition log with bar numbers and the second each lands on; with `--wav`, also
+//! `DIR/session.wav`: the game's soundtrack as the plugin played it (kira's offline
+//! backend, in step with the frames: the same playback path a game hears).
 //!
-//! `cargo run -p bevy_leitmotif --example headless_soundtrack -- --out target/soundtrack`
+//! `cargo run -p bevy_leitmotif --example headless_soundtrack -- --out target/soundtrack --wav`
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,8 +16,9 @@ use bevy::asset::AssetPlugin;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use bevy_leitmotif::{
-    ExportDone, ExportSession, FireStinger, LeitmotifPlugin, LeitmotifSystems, Melody,
-    PhraseStarted, PlayCue, SetGameState, SetIntensity, Transition, TransitionDone,
+    AudioSettings, ExportDone, ExportSession, FireStinger, LeitmotifAudio, LeitmotifPlugin,
+    LeitmotifSystems, Melody, MusicDirector, PhraseStarted, PlayCue, SetGameState, SetIntensity,
+    Transition, TransitionDone,
 };
 
 /// Frames per second of the simulated game.
@@ -57,6 +60,8 @@ struct Game {
     out: PathBuf,
     fanfare: Handle<Melody>,
     exported: bool,
+    /// Whether to write `session.wav`.
+    wav: bool,
 }
 
 #[derive(Resource, Default)]
@@ -66,12 +71,18 @@ struct Log {
 
 fn main() -> AppExit {
     let mut out = PathBuf::from("target/soundtrack");
+    let mut wav = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
+        let dir = if arg == "--out" { args.next() } else { None };
+        match (arg.as_str(), dir) {
+            ("--wav", _) => wav = true,
             ("--out", Some(dir)) => out = PathBuf::from(dir),
             _ => {
-                let _ = writeln!(std::io::stderr(), "usage: headless_soundtrack [--out DIR]");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "usage: headless_soundtrack [--out DIR] [--wav]"
+                );
                 return AppExit::from_code(2);
             }
         }
@@ -90,6 +101,9 @@ fn main() -> AppExit {
             LeitmotifPlugin {
                 // Render the soundtrack offline: the same music however fast the machine.
                 wait_for_phrases: true,
+                // Played offline in step with the frames (kept for `--wav`): the clock
+                // follows the audio exactly as with a device, at no real-time pace.
+                audio: AudioSettings::offline(wav),
                 ..LeitmotifPlugin::default()
             },
         ))
@@ -101,6 +115,7 @@ fn main() -> AppExit {
             out,
             fanfare: Handle::default(),
             exported: false,
+            wav,
         })
         .init_resource::<Log>()
         .add_systems(Startup, load_fanfare)
@@ -163,23 +178,37 @@ fn play(
 
 fn listen(
     mut log: ResMut<Log>,
+    director: Res<MusicDirector>,
     mut phrases: MessageReader<PhraseStarted>,
     mut transitions: MessageReader<TransitionDone>,
 ) {
+    // Session seconds: in session.wav, add the silence before the first phrase (printed).
+    let at = |tick: u64| director.director().clock().seconds_at(tick);
     for p in phrases.read() {
-        log.lines
-            .push(format!("bar {:>3}  phrase   {}", p.bar, p.state));
+        log.lines.push(format!(
+            "bar {:>3}  {:7.3} s  phrase   {}",
+            p.bar,
+            at(p.tick),
+            p.state
+        ));
     }
     for t in transitions.read() {
-        log.lines
-            .push(format!("bar {:>3}  change   {} -> {}", t.bar, t.from, t.to));
+        log.lines.push(format!(
+            "bar {:>3}  {:7.3} s  change   {} -> {} (crossfade {} beats)",
+            t.bar,
+            at(t.tick),
+            t.from,
+            t.to,
+            t.crossfade_beats
+        ));
     }
 }
 
-/// Prints the log once the export is written, and ends the app.
+/// Prints the log once the export is written, writes `session.wav`, and ends the app.
 fn finish(
     log: Res<Log>,
     game: Res<Game>,
+    audio: Option<NonSend<LeitmotifAudio>>,
     mut exports: MessageReader<ExportDone>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -188,7 +217,26 @@ fn finish(
         for line in &log.lines {
             let _ = writeln!(stdout, "{line}");
         }
-        if let Some(e) = &done.error {
+        let wav = game.out.join("session.wav");
+        let written = match (&audio, game.wav) {
+            (Some(audio), true) => {
+                let rate = f64::from(audio.sample_rate());
+                let start = audio.player().session_start().unwrap_or(0) as f64 / rate;
+                let _ = writeln!(
+                    stdout,
+                    "session.wav: {:.1} s at {} Hz; session second 0 is at {start:.3} s in it",
+                    audio.recording().len() as f64 / rate,
+                    audio.sample_rate()
+                );
+                audio.write_wav(&wav).map_err(|e| e.to_string())
+            }
+            (None, true) => Err("no playback".to_owned()),
+            _ => Ok(()),
+        };
+        if let Err(e) = written {
+            let _ = writeln!(std::io::stderr(), "{} not written: {e}", wav.display());
+            exit.write(AppExit::from_code(1));
+        } else if let Some(e) = &done.error {
             let _ = writeln!(std::io::stderr(), "export failed: {e}");
             exit.write(AppExit::from_code(1));
         } else {

@@ -50,10 +50,33 @@
 //! reaches the director on every load and edit. To pick up edits to the file on disk while
 //! the game runs, turn on Bevy's `file_watcher` feature in the game (`bevy = { features =
 //! ["file_watcher"] }`), which makes the asset server watch the assets folder.
+//!
+//! # Hearing the music
+//!
+//! The plugin plays every phrase through kira ([`AudioSettings`], on the audio device by
+//! default): each note on the exact sample of its tick, states crossfading or cutting on
+//! their boundaries, layers fading in and out with the intensity, stingers over the music
+//! in its key. The musical clock then follows what is heard, so [`BeatTick`] arrives in
+//! the frame its beat sounds in. Volumes, instruments (built in, or presets of a `.sf2`
+//! [`SoundFontAsset`]), mute and pause are messages ([`SetLayerVolume`], [`MuteMusic`],
+//! [`PauseMusic`]...). With no audio device the game runs on silently with one warning and
+//! the clock follows frame time; [`AudioOutput::Offline`] renders the soundtrack in step
+//! with the frames instead ([`LeitmotifAudio::write_wav`]).
+//!
+//! # Health
+//!
+//! [`LeitmotifStatus`] says whether the model loaded (and on which backend), which mood
+//! table is in force or why a table asset was refused, and whether sound plays; every
+//! change also arrives as a [`LeitmotifStatusChanged`] message, so a game can tell its
+//! player the music is unavailable rather than leave it to a log line.
 
 mod assets;
+mod audio;
 mod device;
+#[cfg(feature = "kira_audio_source")]
+pub mod kira_source;
 mod messages;
+mod status;
 mod systems;
 
 use std::sync::Arc;
@@ -67,10 +90,20 @@ use leitmotif_train::ModelSource;
 use tracing::{error, info};
 
 pub use assets::{Melody, MelodyLoader, MelodyLoaderError, Moods, MoodsLoader, MoodsLoaderError};
+pub use audio::{
+    AudioOutput, AudioSettings, LeitmotifAudio, MuteMusic, PauseMusic, ResumeMusic, SetInstrument,
+    SetLayerVolume, SetMasterVolume, SetSoundFont, SoundFontAsset, SoundFontLoader,
+    SoundFontLoaderError,
+};
 pub use leitmotif_compose::Transition;
+pub use leitmotif_player::{BuiltIn, InstrumentChoice, Part, PerPart};
 pub use messages::{
-    BarTick, BeatTick, ExportDone, ExportSession, FireStinger, LockKey, LockTempo, PhraseStarted,
-    PlayCue, PrimeWith, SetGameState, SetIntensity, TransitionDone,
+    BarTick, BeatTick, ExportDone, ExportSession, FireStinger, LockKey, LockTempo, PhraseFailed,
+    PhraseLate, PhraseStarted, PlayCue, PrimeWith, SetGameState, SetIntensity, StingerStarted,
+    TransitionDone,
+};
+pub use status::{
+    AudioStatus, DirectorStatus, LeitmotifStatus, LeitmotifStatusChanged, ModelStatus, MoodsStatus,
 };
 pub use systems::LeitmotifTimings;
 
@@ -94,6 +127,9 @@ pub struct LeitmotifPlugin {
     /// the task pool's time. Makes a session independent of machine speed (for exports,
     /// soundtracks rendered ahead and tests); a game leaves this off so no frame waits.
     pub wait_for_phrases: bool,
+    /// Playback through kira: on the audio device by default (the musical clock then
+    /// follows what is heard), offline, or off; volumes, instruments, a SoundFont.
+    pub audio: AudioSettings,
 }
 
 impl Default for LeitmotifPlugin {
@@ -104,6 +140,7 @@ impl Default for LeitmotifPlugin {
             director: DirectorSettings::default(),
             moods: None,
             wait_for_phrases: false,
+            audio: AudioSettings::default(),
         }
     }
 }
@@ -112,14 +149,19 @@ impl Default for LeitmotifPlugin {
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LeitmotifSystems {
     /// Reads the input messages ([`SetGameState`], [`SetIntensity`], [`FireStinger`],
-    /// [`LockKey`], [`LockTempo`], [`ExportSession`], [`PlayCue`], [`PrimeWith`]) and
+    /// [`LockKey`], [`LockTempo`], [`ExportSession`], [`PlayCue`], [`PrimeWith`], and the
+    /// playback messages [`MuteMusic`], [`PauseMusic`], [`ResumeMusic`],
+    /// [`SetMasterVolume`], [`SetLayerVolume`], [`SetInstrument`], [`SetSoundFont`]) and
     /// mood-table reloads. Write those
     /// messages before this set to have them act in the same frame.
     Input,
     /// Starts composing the phrases the director asks for and collects finished ones.
     Compose,
-    /// Advances the musical clock by the frame's time and writes [`BeatTick`], [`BarTick`],
-    /// [`PhraseStarted`] and [`TransitionDone`]. Read those after this set.
+    /// Sends the music ahead to the audio thread, advances the musical clock by the time
+    /// heard (with sound; else by the frame's time) and writes [`BeatTick`], [`BarTick`],
+    /// [`PhraseStarted`], [`TransitionDone`], [`StingerStarted`], [`PhraseLate`] and
+    /// [`PhraseFailed`] (each with its tick and the seconds into the frame where that tick
+    /// falls), and [`LeitmotifStatusChanged`]. Read those after this set.
     Clock,
 }
 
@@ -167,11 +209,27 @@ impl Plugin for LeitmotifPlugin {
             .add_message::<BarTick>()
             .add_message::<PhraseStarted>()
             .add_message::<TransitionDone>()
+            .add_message::<StingerStarted>()
+            .add_message::<PhraseLate>()
+            .add_message::<PhraseFailed>()
             .add_message::<ExportDone>()
+            .add_message::<LeitmotifStatusChanged>()
+            .init_resource::<LeitmotifStatus>()
             .init_asset::<Moods>()
             .init_asset::<Melody>()
             .register_asset_loader(MoodsLoader)
             .register_asset_loader(MelodyLoader)
+            .add_message::<MuteMusic>()
+            .add_message::<PauseMusic>()
+            .add_message::<ResumeMusic>()
+            .add_message::<SetMasterVolume>()
+            .add_message::<SetLayerVolume>()
+            .add_message::<SetInstrument>()
+            .add_message::<SetSoundFont>()
+            .init_asset::<SoundFontAsset>()
+            .register_asset_loader(SoundFontLoader)
+            .init_resource::<audio::AudioClock>()
+            .init_resource::<audio::ClockHeld>()
             .init_resource::<systems::Pending>()
             .init_resource::<systems::WaitingMelodies>()
             .init_resource::<LeitmotifTimings>()
@@ -188,10 +246,17 @@ impl Plugin for LeitmotifPlugin {
                 Update,
                 (
                     systems::read_input.in_set(LeitmotifSystems::Input),
+                    audio::read_audio_input.in_set(LeitmotifSystems::Input),
                     systems::compose_phrases.in_set(LeitmotifSystems::Compose),
+                    audio::play_music
+                        .in_set(LeitmotifSystems::Clock)
+                        .before(systems::advance_clock),
                     systems::advance_clock.in_set(LeitmotifSystems::Clock),
                 ),
             );
+        if let Some(path) = self.audio.soundfont.clone().filter(|_| self.audio.enabled) {
+            app.add_systems(Startup, audio::load_soundfont(path));
+        }
         if let Some(path) = &self.moods {
             let path = path.clone();
             app.add_systems(
@@ -209,6 +274,11 @@ impl Plugin for LeitmotifPlugin {
             Ok(table) => table,
             Err(e) => {
                 error!("leitmotif: the embedded mood table is broken: {e}");
+                set_status(app, |s| {
+                    s.director = DirectorStatus::Failed {
+                        message: format!("the embedded mood table is broken: {e}"),
+                    };
+                });
                 return;
             }
         };
@@ -218,9 +288,16 @@ impl Plugin for LeitmotifPlugin {
                     director,
                     wait_for_phrases: self.wait_for_phrases,
                 });
+                set_status(app, |s| s.director = DirectorStatus::Running);
+                audio::setup(app, &self.audio);
             }
             Err(e) => {
                 error!("leitmotif: bad director settings: {e}");
+                set_status(app, |s| {
+                    s.director = DirectorStatus::Failed {
+                        message: format!("bad director settings: {e}"),
+                    };
+                });
                 return;
             }
         }
@@ -252,9 +329,28 @@ impl LeitmotifPlugin {
                     composer.model_id(),
                     composer.backend()
                 );
+                set_status(app, |s| {
+                    s.model = ModelStatus::Ready {
+                        model: composer.model_id().to_owned(),
+                        backend: composer.backend().to_owned(),
+                    };
+                });
                 app.insert_resource(ComposerHandle(Arc::new(composer)));
             }
-            Err(e) => error!("leitmotif: cannot load the model: {e}"),
+            Err(e) => {
+                error!("leitmotif: cannot load the model: {e}");
+                set_status(app, |s| {
+                    s.model = ModelStatus::Failed {
+                        message: e.to_string(),
+                    };
+                });
+            }
         }
     }
+}
+
+/// Updates the [`LeitmotifStatus`] while the app is being built (the game hears of it in
+/// the first frame, through [`LeitmotifStatusChanged`]).
+fn set_status(app: &mut App, change: impl FnOnce(&mut LeitmotifStatus)) {
+    change(&mut app.world_mut().get_resource_or_init::<LeitmotifStatus>());
 }

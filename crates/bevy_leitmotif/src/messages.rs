@@ -54,22 +54,39 @@ pub struct BeatTick {
     pub bpm: f64,
     /// The meter.
     pub meter: Meter,
+    /// The session tick of the beat line (480 per quarter note).
+    pub tick: u64,
+    /// Seconds after the frame's start at which the beat falls on the musical clock: the
+    /// clock's time at `tick` minus its time when the frame's advance began, at least 0
+    /// (the clock counts whole ticks, so a line crossed less than a tick before the frame
+    /// began is reported in it at 0). At most the frame's musical time step. An audio layer
+    /// or an animation can place the beat within the frame with it; every output message
+    /// carries one.
+    pub frame_offset: f64,
 }
 
 /// A bar line was crossed.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Message, Debug, Clone, Copy, PartialEq)]
 pub struct BarTick {
     /// The bar that begins, from 1.
     pub bar: u32,
+    /// The session tick of the bar line.
+    pub tick: u64,
+    /// Seconds after the frame's start at which the bar line falls.
+    pub frame_offset: f64,
 }
 
-/// A phrase began to play.
-#[derive(Message, Debug, Clone, PartialEq, Eq)]
+/// A phrase began to play (a repeat of the phrase playing too).
+#[derive(Message, Debug, Clone, PartialEq)]
 pub struct PhraseStarted {
     /// The state it belongs to.
     pub state: String,
     /// The bar it starts on, from 1.
     pub bar: u32,
+    /// The session tick it starts on.
+    pub tick: u64,
+    /// Seconds after the frame's start at which it starts.
+    pub frame_offset: f64,
 }
 
 /// A change of state has landed: the new state's music is playing.
@@ -84,14 +101,69 @@ pub struct TransitionDone {
     /// How long to crossfade the old music into the new, in beats (the new state's
     /// `crossfade_beats` in the mood table; 0 for a cue): for the game's audio layer.
     pub crossfade_beats: f64,
+    /// The session tick where it landed.
+    pub tick: u64,
+    /// Seconds after the frame's start at which it landed.
+    pub frame_offset: f64,
 }
 
-/// An export finished (or failed, with the message naming why).
+/// A stinger (a [`FireStinger`]) began over the music, on its beat.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct StingerStarted {
+    /// The name the game fired it with.
+    pub name: String,
+    /// The bar it starts in, from 1.
+    pub bar: u32,
+    /// The beat it starts on, from 1.
+    pub beat: u32,
+    /// The session tick it starts on.
+    pub tick: u64,
+    /// Seconds after the frame's start at which it starts.
+    pub frame_offset: f64,
+}
+
+/// A phrase was due and had not been composed in time. The music playing goes on
+/// (repeating if it runs out), and the phrase lands on the next boundary of its rule once
+/// it arrives ([`PhraseStarted`] then says so).
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct PhraseLate {
+    /// The game state it is for.
+    pub state: String,
+    /// The bar where it was due, from 1.
+    pub bar: u32,
+    /// The session tick where it was due.
+    pub tick: u64,
+    /// Seconds after the frame's start at which it was due.
+    pub frame_offset: f64,
+}
+
+/// A phrase could not be composed (the model failed, or its music could not be used). The
+/// music goes on; the director asks again for a first phrase or a state change, up to its
+/// `max_retries`, and drops a failed stinger.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct PhraseFailed {
+    /// The game state (or stinger name) it was for.
+    pub state: String,
+    /// Why.
+    pub message: String,
+    /// The session tick when the failure was reported: the frame's start.
+    pub tick: u64,
+    /// Always 0: a failure is reported at the frame's start.
+    pub frame_offset: f64,
+}
+
+/// An [`ExportSession`] finished (or failed, with the message naming why). The files are
+/// written on Bevy's [`IoTaskPool`](bevy::tasks::IoTaskPool), so this arrives in a later
+/// frame than the request (in the same frame with
+/// [`LeitmotifPlugin::wait_for_phrases`](crate::LeitmotifPlugin::wait_for_phrases)).
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
 pub struct ExportDone {
+    /// The folder asked for.
+    pub dir: PathBuf,
     /// The files written.
     pub files: Vec<PathBuf>,
-    /// The error, if the export failed.
+    /// The error, if the export failed (then nothing was written, or only whole files:
+    /// each file is written atomically).
     pub error: Option<String>,
 }
 

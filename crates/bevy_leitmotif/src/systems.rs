@@ -2,22 +2,25 @@
 //! (each system is a hop through the executor, so there are no more than three), and the
 //! timing of their work on the frame.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bevy::asset::{AssetEvent, AssetServer, Assets, Handle, LoadState};
+use bevy::asset::{AssetEvent, AssetLoadFailedEvent, AssetServer, Assets, Handle, LoadState};
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy::tasks::futures::check_ready;
-use bevy::tasks::{AsyncComputeTaskPool, Task};
+use bevy::tasks::{AsyncComputeTaskPool, IoTaskPool, Task};
 use leitmotif_compose::{ComposeError, Composition};
-use leitmotif_director::DirectorEvent;
+use leitmotif_director::{Director, DirectorError, DirectorEvent};
+use leitmotif_score::MelodyDocument;
 use tracing::{info, warn};
 
+use crate::status::{LeitmotifStatus, LeitmotifStatusChanged, MoodsStatus};
 use crate::{
     BarTick, BeatTick, ComposerHandle, ExportDone, ExportSession, FireStinger, LockKey, LockTempo,
-    Melody, Moods, MusicDirector, PhraseStarted, PlayCue, PrimeWith, SetGameState, SetIntensity,
-    TransitionDone, WatchedMoods,
+    Melody, Moods, MusicDirector, PhraseFailed, PhraseLate, PhraseStarted, PlayCue, PrimeWith,
+    SetGameState, SetIntensity, StingerStarted, TransitionDone, WatchedMoods,
 };
 
 /// How long the plugin's systems worked in each frame (their bodies, on whichever thread
@@ -48,7 +51,7 @@ impl LeitmotifTimings {
         }
     }
 
-    fn add(&mut self, started: Instant) {
+    pub(crate) fn add(&mut self, started: Instant) {
         self.current += started.elapsed();
     }
 
@@ -78,6 +81,10 @@ enum WaitingMelody {
 #[derive(Resource, Default)]
 pub(crate) struct WaitingMelodies(Vec<WaitingMelody>);
 
+/// Session exports being written on the IO task pool.
+#[derive(Default)]
+pub(crate) struct Exporting(Vec<Task<ExportDone>>);
+
 /// The input messages.
 #[derive(SystemParam)]
 pub(crate) struct Inputs<'w, 's> {
@@ -90,6 +97,7 @@ pub(crate) struct Inputs<'w, 's> {
     cues: MessageReader<'w, 's, PlayCue>,
     themes: MessageReader<'w, 's, PrimeWith>,
     done: MessageWriter<'w, ExportDone>,
+    exporting: Local<'s, Exporting>,
 }
 
 /// The assets the director follows: the watched mood table and the melodies.
@@ -97,7 +105,9 @@ pub(crate) struct Inputs<'w, 's> {
 pub(crate) struct MusicAssets<'w, 's> {
     watched: Option<Res<'w, WatchedMoods>>,
     mood_events: MessageReader<'w, 's, AssetEvent<Moods>>,
+    mood_failures: MessageReader<'w, 's, AssetLoadFailedEvent<Moods>>,
     moods: Res<'w, Assets<Moods>>,
+    status: ResMut<'w, LeitmotifStatus>,
     melodies: Res<'w, Assets<Melody>>,
     server: Option<Res<'w, AssetServer>>,
     waiting: ResMut<'w, WaitingMelodies>,
@@ -112,6 +122,16 @@ pub(crate) fn read_input(
     mut timings: ResMut<LeitmotifTimings>,
 ) {
     let started = Instant::now();
+    // Exports asked for in earlier frames that are written by now.
+    let done = &mut input.done;
+    input.exporting.0.retain_mut(|task| {
+        let finished = check_ready(task);
+        let running = finished.is_none();
+        if let Some(finished) = finished {
+            done.write(finished);
+        }
+        running
+    });
     let waiting = &mut assets.waiting.0;
     waiting.extend(input.cues.read().cloned().map(WaitingMelody::Cue));
     waiting.extend(
@@ -123,6 +143,7 @@ pub(crate) fn read_input(
     let Some(mut director) = director else {
         return;
     };
+    let wait = director.wait_for_phrases;
     let d = &mut director.director;
     for SetGameState(name) in input.states.read() {
         if let Err(e) = d.set_state(name) {
@@ -146,37 +167,84 @@ pub(crate) fn read_input(
         }
     }
     for export in input.exports.read() {
-        let done = match d.export(&export.dir, &export.name) {
-            Ok(files) => ExportDone { files, error: None },
-            Err(e) => {
-                warn!("leitmotif: export failed: {e}");
-                ExportDone {
-                    files: Vec::new(),
-                    error: Some(e.to_string()),
-                }
-            }
-        };
-        input.done.write(done);
+        let dir = export.dir.clone();
+        let docs = d.export_documents(&dir, &export.name);
+        let mut task = IoTaskPool::get().spawn(async move { write_export(dir, &docs) });
+        if wait {
+            input.done.write(bevy::tasks::block_on(&mut task));
+        } else {
+            input.exporting.0.push(task);
+        }
     }
     apply_moods(&mut director, &mut assets);
     apply_melodies(&mut director, &mut assets);
     timings.add(started);
 }
 
-/// Hands a loaded or edited mood table to the director (hot reload).
+/// Writes a session export's files (on the IO task pool): what
+/// [`Director::export`] does with the documents it snapshots.
+fn write_export(dir: PathBuf, docs: &[(PathBuf, MelodyDocument)]) -> ExportDone {
+    let written = std::fs::create_dir_all(&dir)
+        .map_err(|source| DirectorError::Io {
+            path: dir.clone(),
+            source,
+        })
+        .and_then(|()| Ok(leitmotif_score::files::write_engine_files(docs)?));
+    match written {
+        Ok(files) => ExportDone {
+            dir,
+            files,
+            error: None,
+        },
+        Err(e) => {
+            warn!("leitmotif: export failed: {e}");
+            ExportDone {
+                dir,
+                files: Vec::new(),
+                error: Some(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Hands a loaded or edited mood table to the director (hot reload), and tells the game
+/// through [`LeitmotifStatus`] which table is in force or why the watched one is not.
 fn apply_moods(director: &mut MusicDirector, assets: &mut MusicAssets) {
     let Some(handle) = &assets.watched else {
         assets.mood_events.clear();
+        assets.mood_failures.clear();
         return;
     };
+    let path = || handle.0.path().map(ToString::to_string);
+    for failure in assets.mood_failures.read() {
+        if failure.id == handle.0.id() {
+            warn!(
+                "leitmotif: mood table {} failed to load: {}",
+                failure.path, failure.error
+            );
+            assets.status.moods = MoodsStatus::Failed {
+                path: Some(failure.path.to_string()),
+                message: failure.error.to_string(),
+            };
+        }
+    }
     for event in assets.mood_events.read() {
         let changed = matches!(event,
             AssetEvent::Added { id } | AssetEvent::Modified { id } if *id == handle.0.id());
         if changed && let Some(Moods(table)) = assets.moods.get(&handle.0) {
-            match director.director.set_table(table.clone()) {
-                Ok(()) => info!("leitmotif: mood table (re)loaded"),
-                Err(e) => warn!("leitmotif: mood table rejected: {e}"),
-            }
+            assets.status.moods = match director.director.set_table(table.clone()) {
+                Ok(()) => {
+                    info!("leitmotif: mood table (re)loaded");
+                    MoodsStatus::Loaded { path: path() }
+                }
+                Err(e) => {
+                    warn!("leitmotif: mood table rejected: {e}");
+                    MoodsStatus::Failed {
+                        path: path(),
+                        message: e.to_string(),
+                    }
+                }
+            };
         }
     }
 }
@@ -275,68 +343,164 @@ pub(crate) fn compose_phrases(
     timings.add(started);
 }
 
-/// The output messages.
+/// The output messages, and the status last reported.
 #[derive(SystemParam)]
-pub(crate) struct Outputs<'w> {
+pub(crate) struct Outputs<'w, 's> {
     beats: MessageWriter<'w, BeatTick>,
     bars: MessageWriter<'w, BarTick>,
     phrases: MessageWriter<'w, PhraseStarted>,
     transitions: MessageWriter<'w, TransitionDone>,
+    stingers: MessageWriter<'w, StingerStarted>,
+    late: MessageWriter<'w, PhraseLate>,
+    failed: MessageWriter<'w, PhraseFailed>,
+    status: Res<'w, LeitmotifStatus>,
+    status_changes: MessageWriter<'w, LeitmotifStatusChanged>,
+    reported: Local<'s, Option<LeitmotifStatus>>,
+}
+
+/// Where the musical clock stood when the frame's advance began.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameStart {
+    /// The director's seconds.
+    seconds: f64,
+    /// The director's tick.
+    tick: u64,
+}
+
+impl FrameStart {
+    /// The clock of `director` now, before it advances.
+    pub(crate) fn of(director: &Director) -> Self {
+        Self {
+            seconds: director.seconds(),
+            tick: director.tick(),
+        }
+    }
+}
+
+impl Outputs<'_, '_> {
+    /// Writes the director's `events` as the game's messages, each with its tick and the
+    /// seconds after the frame's start at which that tick falls on the director's clock.
+    fn forward(&mut self, director: &Director, frame: FrameStart, events: Vec<DirectorEvent>) {
+        let clock = director.clock();
+        let offset = |tick: u64| (clock.seconds_at(tick) - frame.seconds).max(0.0);
+        for event in events {
+            match event {
+                DirectorEvent::Beat {
+                    bar,
+                    beat,
+                    bpm,
+                    meter,
+                    tick,
+                } => {
+                    self.beats.write(BeatTick {
+                        bar: bar as u32,
+                        beat,
+                        bpm,
+                        meter,
+                        tick,
+                        frame_offset: offset(tick),
+                    });
+                }
+                DirectorEvent::Bar { bar, tick } => {
+                    self.bars.write(BarTick {
+                        bar: bar as u32,
+                        tick,
+                        frame_offset: offset(tick),
+                    });
+                }
+                DirectorEvent::PhraseStarted {
+                    state, bar, tick, ..
+                } => {
+                    self.phrases.write(PhraseStarted {
+                        state,
+                        bar: bar as u32,
+                        tick,
+                        frame_offset: offset(tick),
+                    });
+                }
+                DirectorEvent::TransitionDone {
+                    from,
+                    to,
+                    bar,
+                    tick,
+                    crossfade_beats,
+                } => {
+                    self.transitions.write(TransitionDone {
+                        from,
+                        to,
+                        bar: bar as u32,
+                        crossfade_beats,
+                        tick,
+                        frame_offset: offset(tick),
+                    });
+                }
+                DirectorEvent::StingerStarted {
+                    name,
+                    bar,
+                    beat,
+                    tick,
+                    ..
+                } => {
+                    self.stingers.write(StingerStarted {
+                        name,
+                        bar: bar as u32,
+                        beat,
+                        tick,
+                        frame_offset: offset(tick),
+                    });
+                }
+                DirectorEvent::PhraseLate {
+                    state, bar, tick, ..
+                } => {
+                    self.late.write(PhraseLate {
+                        state,
+                        bar: bar as u32,
+                        tick,
+                        frame_offset: offset(tick),
+                    });
+                }
+                DirectorEvent::PhraseFailed { state, message, .. } => {
+                    self.failed.write(PhraseFailed {
+                        state,
+                        message,
+                        tick: frame.tick,
+                        frame_offset: 0.0,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Sends [`LeitmotifStatusChanged`] when the status differs from the one last sent
+    /// (and in the first frame).
+    fn report_status(&mut self) {
+        if self.reported.as_ref() != Some(&*self.status) {
+            let status = self.status.clone();
+            *self.reported = Some(status.clone());
+            self.status_changes.write(LeitmotifStatusChanged(status));
+        }
+    }
 }
 
 /// [`LeitmotifSystems::Clock`](crate::LeitmotifSystems::Clock): advances the clock by the
 /// frame's time and writes the output messages.
 pub(crate) fn advance_clock(
     time: Res<Time>,
+    audio_clock: Res<crate::audio::AudioClock>,
     director: Option<ResMut<MusicDirector>>,
     mut out: Outputs,
     mut timings: ResMut<LeitmotifTimings>,
 ) {
     let started = Instant::now();
     let Some(mut director) = director else {
+        out.report_status();
         return;
     };
-    for event in director.director.advance(time.delta_secs_f64()) {
-        match event {
-            DirectorEvent::Beat {
-                bar,
-                beat,
-                bpm,
-                meter,
-                ..
-            } => {
-                out.beats.write(BeatTick {
-                    bar: bar as u32,
-                    beat,
-                    bpm,
-                    meter,
-                });
-            }
-            DirectorEvent::Bar { bar, .. } => {
-                out.bars.write(BarTick { bar: bar as u32 });
-            }
-            DirectorEvent::PhraseStarted { state, bar, .. } => {
-                out.phrases.write(PhraseStarted {
-                    state,
-                    bar: bar as u32,
-                });
-            }
-            DirectorEvent::TransitionDone {
-                from,
-                to,
-                bar,
-                crossfade_beats,
-                ..
-            } => {
-                out.transitions.write(TransitionDone {
-                    from,
-                    to,
-                    bar: bar as u32,
-                    crossfade_beats,
-                });
-            }
-            _ => {}
-        }
-    }
+    let frame = FrameStart::of(&director.director);
+    // With sound, the step the audio heard (see `audio::play_music`); else frame time.
+    let step = audio_clock.step.unwrap_or_else(|| time.delta_secs_f64());
+    let events = director.director.advance(step);
+    out.forward(&director.director, frame, events);
+    out.report_status();
     timings.end_frame(started);
 }

@@ -60,6 +60,8 @@ fn app_with_assets(wait_for_phrases: bool, assets: AssetPlugin) -> App {
             },
             moods: None,
             wait_for_phrases,
+            // Frames run faster than real time here: the clock follows frame time.
+            audio: bevy_leitmotif::AudioSettings::off(),
         },
     ))
     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(

@@ -58,7 +58,9 @@ pub(crate) struct Pending {
 /// it are cut). If the scheduled music runs out before the next phrase arrives, its last
 /// phrase repeats — never silence. A late continuation lands where the repeat playing
 /// then ends; a late state change on the next boundary of its rule after delivery. A
-/// stinger is laid over the music on its own track from the next beat.
+/// stinger is laid over the music on its own track from the next beat, in the key playing
+/// there. With an audio player, "now" in these rules is the end of the music already sent
+/// to it ([`commit`](Self::commit)), so nothing it has scheduled ever changes.
 #[derive(Debug, Clone)]
 pub struct Director {
     pub(crate) settings: DirectorSettings,
@@ -81,6 +83,12 @@ pub struct Director {
     pub(crate) failures: u32,
     pub(crate) queued: Vec<DirectorEvent>,
     pub(crate) theme: Option<Score>,
+    /// Music before this tick has been handed to an audio player and is no longer changed
+    /// (see [`Director::commit`]).
+    pub(crate) committed: u64,
+    /// Phrases placed late because the committed music had passed their due tick before
+    /// they came: their [`DirectorEvent::PhraseLate`] is reported when the clock reaches it.
+    pub(crate) late_notices: Vec<DirectorEvent>,
 }
 
 fn resolve(table: &MoodTable, name: &str) -> Result<State, DirectorError> {
@@ -172,6 +180,8 @@ impl Director {
             failures: 0,
             queued: Vec::new(),
             theme: None,
+            committed: 0,
+            late_notices: Vec::new(),
         })
     }
 
@@ -225,12 +235,24 @@ impl Director {
         if !self.started {
             return Err(DirectorError::NotStarted("a stinger"));
         }
-        let due = self.clock.next_boundary(self.tick, Transition::NextBeat);
+        let due = self
+            .clock
+            .next_boundary(self.horizon(), Transition::NextBeat);
         let id = self.take_id();
         let segment = *self.clock.segment_at(due);
         let mut request = self.request(&state, id, due, 1, segment.bpm, segment.meter);
         request.layers = vec![Layer::Melody];
         request.intensity = Curve::Constant(self.intensity_target);
+        // In the key playing under it (a lock still wins).
+        if self.key_lock.is_none()
+            && let Some(playing) = self.timeline.index_at(due).and_then(|i| {
+                self.timeline
+                    .phrases
+                    .get(self.timeline.placements[i].phrase)
+            })
+        {
+            request.key = Some(playing.key);
+        }
         self.stingers.push(Pending {
             id,
             kind: JobKind::Stinger,
@@ -332,11 +354,13 @@ impl Director {
     pub fn deliver(&mut self, id: u64, composition: Composition) -> Result<bool, DirectorError> {
         if let Some(i) = self.stingers.iter().position(|p| p.id == id) {
             let pending = self.stingers.remove(i);
-            let phrase = Phrase::new(id, pending.state, composition)?;
-            let start = if pending.due >= self.tick {
+            let mut phrase = Phrase::new(id, pending.state, composition)?;
+            phrase.mood = self.mood_of(&phrase.state);
+            let start = if pending.due >= self.horizon() {
                 pending.due
             } else {
-                self.clock.next_boundary(self.tick, Transition::NextBeat)
+                self.clock
+                    .next_boundary(self.horizon(), Transition::NextBeat)
             };
             self.timeline.overlay(phrase, start);
             return Ok(true);
@@ -353,19 +377,34 @@ impl Director {
                 return Err(e);
             }
         };
+        let horizon = self.horizon();
+        if pending.kind != JobKind::First
+            && !pending.late
+            && pending.due >= self.tick
+            && pending.due < horizon
+        {
+            // On time for the clock, too late for the music already handed to the player.
+            self.late_notices.push(DirectorEvent::PhraseLate {
+                state: pending.state.clone(),
+                bar: self.clock.position(pending.due).bar,
+                id,
+                tick: pending.due,
+            });
+        }
         let start = match pending.kind {
             JobKind::First => 0,
-            _ if !pending.late && pending.due >= self.tick => pending.due,
+            _ if !pending.late && pending.due >= horizon => pending.due,
             JobKind::Continue => self
                 .timeline
-                .index_at(self.tick)
-                .map_or(self.tick, |i| self.timeline.placements[i].end),
-            _ => self.clock.next_boundary(self.tick, pending.rule),
+                .index_at(horizon)
+                .map_or(horizon, |i| self.timeline.placements[i].end),
+            _ => self.clock.next_boundary(horizon, pending.rule),
         };
         if pending.primed {
             self.theme = None;
         }
         phrase.crossfade_beats = pending.crossfade_beats;
+        phrase.mood = self.mood_of(&phrase.state);
         self.schedule(phrase, start)?;
         Ok(true)
     }
@@ -487,12 +526,47 @@ impl Director {
     /// The next boundary `rule` names from now; the music scheduled past it is dropped
     /// (the phrase sounding now stays) and the music up to it repeats if it runs out first.
     fn cut_at_boundary(&mut self, rule: Transition) -> u64 {
-        let due = self.clock.next_boundary(self.tick, rule);
-        let stale = due.max(self.tick + 1);
+        let horizon = self.horizon();
+        let due = self.clock.next_boundary(horizon, rule);
+        let stale = due.max(horizon + 1);
         self.timeline.drop_from(stale);
         self.clock.truncate_from(stale);
         self.extend_to(due);
         due
+    }
+
+    /// The earliest tick a change may land on: now, or the end of the music already handed
+    /// to an audio player, whichever is later.
+    pub(crate) fn horizon(&self) -> u64 {
+        self.tick.max(self.committed)
+    }
+
+    /// Marks the music before `tick` as handed to an audio player: it will not change
+    /// any more. State changes, cues, stingers and late phrases then land at `tick` or
+    /// later (on the first boundary their rule names from there), and when the scheduled
+    /// music ends before `tick` its last phrase is repeated up to it at once, so that
+    /// there is always music to play ahead of the clock.
+    ///
+    /// A player that schedules notes ahead of the clock (a look-ahead window) calls this
+    /// with the first tick it has not sent yet, before reading the music up to it. Without
+    /// a player the clock's own tick is the horizon and nothing changes. A `tick` behind an
+    /// earlier commit is ignored.
+    pub fn commit(&mut self, tick: u64) {
+        if !self.started || tick <= self.committed {
+            return;
+        }
+        self.committed = tick;
+        self.extend_to(tick);
+    }
+
+    /// The tick up to which the music has been committed (see [`commit`](Self::commit)).
+    pub fn committed_tick(&self) -> u64 {
+        self.committed
+    }
+
+    /// The name of the mood `state` resolves to in the table.
+    fn mood_of(&self, state: &str) -> Option<String> {
+        self.table.lookup(state).map(|(name, _)| name.to_owned())
     }
 
     fn take_id(&mut self) -> u64 {
@@ -550,9 +624,13 @@ impl Director {
         meter: Meter,
     ) -> Request {
         let mood = &state.mood;
+        // Every layer of the mood, whatever the intensity: which of them are heard is the
+        // player's gain lanes' business (they follow the intensity sample by sample), and a
+        // layer can then come in in the middle of a phrase.
         let mut layers: Vec<Layer> = mood
-            .layers_at(self.intensity)
-            .into_iter()
+            .layers
+            .iter()
+            .copied()
             .filter_map(layer_of_role)
             .chain([Layer::Melody])
             .collect();

@@ -112,7 +112,8 @@ pub struct PhraseInfo {
     pub meter: Meter,
     /// Key.
     pub key: Scale,
-    /// Layers it plays.
+    /// Layers it was written with: all of its mood's layers (which of them are heard
+    /// follows the intensity, see [`Director::active_layers`](crate::Director::active_layers)).
     pub layers: Vec<Layer>,
     /// 0 for its first play, then 1, 2... for each repeat.
     pub repeat: u32,

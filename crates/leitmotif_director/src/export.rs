@@ -49,6 +49,13 @@ impl Director {
     /// FF 06) named after each game state, as the game named it, stands where that state's
     /// music began. Tracks are merged by role — melody, bass, chords, drums, in that order,
     /// one each where any notes played — then the stingers' own `Stinger` track.
+    ///
+    /// Every layer is recorded as written, whatever the intensity was: phrases are written
+    /// with all of their mood's layers, and intensity decides only which are heard (an
+    /// audio player's gain lanes, see [`active_layers`](Self::active_layers)). So the
+    /// tracks are the stems a game engine's own vertical layering mixes (FMOD, Wwise,
+    /// Unreal's `MetaSounds`, Unity), and a crossfade is recorded as the cut on the boundary;
+    /// what a player actually sounded is its audio (the Bevy plugin's `session.wav`).
     pub fn session_score(&self) -> Score {
         if !self.is_started() {
             return Score::new(PPQ);
@@ -60,6 +67,22 @@ impl Director {
         let mut score = self.timeline.render(&self.clock, 0, self.tick, what);
         SESSION_NAME.clone_into(&mut score.name);
         score
+    }
+
+    /// The music scheduled for session ticks `lo..hi` (past, playing or still to come), as a
+    /// score whose tick 0 is `lo`: what plays there as things stand now (a state change or a
+    /// late phrase may still replace what lies ahead). Tracks as in
+    /// [`session_score`](Self::session_score), stingers included, no markers. Empty before the
+    /// music starts or when `hi <= lo`.
+    pub fn scheduled_score(&self, lo: u64, hi: u64) -> Score {
+        if !self.is_started() || hi <= lo {
+            return Score::new(PPQ);
+        }
+        let what = Render {
+            markers: false,
+            stingers: true,
+        };
+        self.timeline.render(&self.clock, lo, hi, what)
     }
 
     /// Writes every delivered phrase alone (`{name}_phrase_{NNN}_{state}`, numbered from 001
@@ -79,6 +102,14 @@ impl Director {
             path: dir.to_owned(),
             source,
         })?;
+        Ok(write_engine_files(&self.export_documents(dir, name))?)
+    }
+
+    /// What [`export`](Self::export) writes, before anything is encoded: each file's path
+    /// without its extension, and its document. A snapshot of the session now, to be
+    /// written elsewhere (another thread) with
+    /// [`write_engine_files`](leitmotif_score::files::write_engine_files) once `dir` exists.
+    pub fn export_documents(&self, dir: &Path, name: &str) -> Vec<(PathBuf, MelodyDocument)> {
         let name = sanitize_name(name);
         let mut docs = Vec::new();
         for (i, phrase) in self.timeline.phrases.iter().enumerate() {
@@ -95,7 +126,7 @@ impl Director {
             dir.join(format!("{name}_session")),
             MelodyDocument::new(self.session_score()),
         ));
-        Ok(write_engine_files(&docs)?)
+        docs
     }
 }
 

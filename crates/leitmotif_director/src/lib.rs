@@ -60,9 +60,13 @@
 //!
 //! The pieces: [`MusicClock`] (ticks at 480 PPQ, tempo and meter per phrase, seconds ↔
 //! ticks, bar and beat positions, transition boundaries), [`Director`] (states, intensity,
-//! stingers, jobs, events), and the session's record ([`Director::session_score`],
-//! [`Director::export`]).
+//! stingers, jobs, events), the session's record ([`Director::session_score`],
+//! [`Director::export`]), and what an audio player schedules ahead of the clock
+//! ([`Director::audible`]: every note in session seconds with a stable [`NoteKey`], on one
+//! of two decks so that a state's music can crossfade into the next's, and
+//! [`Director::commit`], which keeps the director from changing music already sent).
 
+mod audible;
 mod clock;
 mod director;
 mod error;
@@ -72,6 +76,7 @@ mod job;
 mod playback;
 mod session;
 
+pub use audible::{Audible, Lane, NoteKey, Section, SoundingNote};
 pub use clock::{MusicClock, PPQ, Position, Segment};
 pub use director::Director;
 pub use error::DirectorError;

@@ -60,7 +60,13 @@ impl Director {
             .get(overlays.partition_point(|o| o.start < from))
             .map(|o| o.start);
         let due = self.main.as_ref().map(|p| p.due).filter(|t| *t >= from);
-        [placement, overlay, due]
+        let notice = self
+            .late_notices
+            .iter()
+            .filter_map(event_tick)
+            .filter(|t| *t >= from)
+            .min();
+        [placement, overlay, due, notice]
             .into_iter()
             .flatten()
             .fold(next, u64::min)
@@ -69,6 +75,20 @@ impl Director {
     /// Emits what happens at `tick` (and repeats the music if it runs out there).
     fn events_at(&mut self, tick: u64, events: &mut Vec<DirectorEvent>) {
         let bar = self.clock.position(tick).bar;
+        if self
+            .late_notices
+            .iter()
+            .any(|e| event_tick(e) == Some(tick))
+        {
+            let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.late_notices)
+                .into_iter()
+                .partition(|e| event_tick(e) == Some(tick));
+            self.late_notices = later;
+            for notice in now {
+                tracing::info!(?notice, "phrase late; the music goes on");
+                events.push(notice);
+            }
+        }
         if let Some(p) = self.main.as_mut().filter(|p| p.due == tick && !p.late) {
             p.late = true;
             tracing::info!(id = p.id, state = %p.state, "phrase late; the music goes on");
@@ -223,9 +243,31 @@ impl Director {
         self.intensity_target
     }
 
-    /// The layers of the phrase playing now (none before the music starts).
+    /// The layers heard now: those the phrase playing now has whose entry intensity
+    /// ([`Mood::enter`](leitmotif_compose::Mood::enter)) the smoothed
+    /// [`intensity`](Self::intensity) has reached (the melody always; every layer of a cue).
+    /// Phrases are written with all their mood's layers, so that a layer can come in in the
+    /// middle of a phrase; [`PhraseInfo::layers`] lists what was written. None before the
+    /// music starts.
     pub fn active_layers(&self) -> Vec<Layer> {
-        self.current_phrase().map(|p| p.layers).unwrap_or_default()
+        let Some(phrase) = self.current_phrase() else {
+            return Vec::new();
+        };
+        match self.table.lookup(&phrase.state) {
+            Some((_, mood)) => {
+                let heard: Vec<Layer> = mood
+                    .layers_at(self.intensity)
+                    .into_iter()
+                    .filter_map(leitmotif_compose::request::layer_of_role)
+                    .collect();
+                phrase
+                    .layers
+                    .into_iter()
+                    .filter(|l| *l == Layer::Melody || heard.contains(l))
+                    .collect()
+            }
+            None => phrase.layers,
+        }
     }
 
     /// The phrase playing now.
@@ -269,5 +311,18 @@ impl Director {
             layers: phrase.layers.clone(),
             repeat: p.repeat,
         })
+    }
+}
+
+/// The tick of an event that has one.
+fn event_tick(event: &DirectorEvent) -> Option<u64> {
+    match event {
+        DirectorEvent::Beat { tick, .. }
+        | DirectorEvent::Bar { tick, .. }
+        | DirectorEvent::PhraseStarted { tick, .. }
+        | DirectorEvent::TransitionDone { tick, .. }
+        | DirectorEvent::PhraseLate { tick, .. }
+        | DirectorEvent::StingerStarted { tick, .. } => Some(*tick),
+        DirectorEvent::PhraseFailed { .. } => None,
     }
 }

@@ -43,6 +43,8 @@ pub(crate) struct Phrase {
     pub generation: Option<Generation>,
     /// The crossfade into it when it starts a new state, in beats.
     pub crossfade_beats: f64,
+    /// The mood its state resolved to when it was delivered (`None` for a cue).
+    pub mood: Option<String>,
 }
 
 impl Phrase {
@@ -84,6 +86,9 @@ impl Phrase {
                 })
             }));
         }
+        for slot in &mut notes {
+            slot.sort_by_key(|n| (n.start, n.pitch));
+        }
         Ok(Self {
             id,
             state,
@@ -96,6 +101,7 @@ impl Phrase {
             layers: composition.layers.iter().map(|r| r.layer).collect(),
             generation: Some(composition.generation()),
             crossfade_beats: 0.0,
+            mood: None,
         })
     }
 
@@ -183,6 +189,7 @@ impl Phrase {
             layers,
             generation: None,
             crossfade_beats: 0.0,
+            mood: None,
         })
     }
 
