@@ -34,7 +34,8 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 # Every feature on (the plugin's `render`: models on Bevy's render device, tested on
-# lavapipe), so Bevy is built once, with its renderer.
+# lavapipe; `kira_audio_source`; `demo`: the windowed example is linted and built), so Bevy
+# is built once, with its renderer.
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 

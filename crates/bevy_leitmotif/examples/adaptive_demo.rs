@@ -1031,31 +1031,56 @@ fn refresh_roll(time: Res<Time>, director: Option<Res<MusicDirector>>, mut roll:
     roll.phrases.sort_by_key(|p| p.start_tick);
 }
 
-/// Places the pooled sprites and labels for the roll's view at now.
 /// Not one of the piano roll's sprites (the labels' queries stay disjoint from theirs).
 type NotRoll = (Without<NoteSprite>, Without<GridLine>, Without<Unscheduled>);
 
+/// A sprite of the piano roll, and the filter that picks one kind of them.
+type RollSprite<'w, 's, F> = Query<
+    'w,
+    's,
+    (
+        &'static mut Transform,
+        &'static mut Sprite,
+        &'static mut Visibility,
+    ),
+    F,
+>;
+
+/// A text label of the piano roll.
+type Label = (
+    &'static mut Transform,
+    &'static mut Text2d,
+    &'static mut Visibility,
+);
+
+/// The piano roll's labels: phrases, bars, and the caption of what is not scheduled yet.
+type Labels<'w, 's> = ParamSet<
+    'w,
+    's,
+    (
+        Query<'static, 'static, Label, (With<PhraseLabel>, NotRoll)>,
+        Query<'static, 'static, Label, (With<BarLabel>, NotRoll)>,
+        Single<'static, 'static, Label, (With<UnscheduledCaption>, NotRoll)>,
+    ),
+>;
+
+/// The shade over what is not scheduled yet.
+type Shade<'w, 's> = Single<
+    'w,
+    's,
+    (&'static mut Transform, &'static mut Visibility),
+    (With<Unscheduled>, Without<NoteSprite>, Without<GridLine>),
+>;
+
+/// Places the pooled sprites and labels for the roll's view at now.
 fn draw_roll(
     time: Res<Time>,
     director: Option<Res<MusicDirector>>,
     mut roll: ResMut<Roll>,
-    mut notes: Query<
-        (&mut Transform, &mut Sprite, &mut Visibility),
-        (With<NoteSprite>, Without<GridLine>, Without<Unscheduled>),
-    >,
-    mut lines: Query<
-        (&mut Transform, &mut Sprite, &mut Visibility),
-        (With<GridLine>, Without<NoteSprite>, Without<Unscheduled>),
-    >,
-    mut shade: Single<
-        (&mut Transform, &mut Visibility),
-        (With<Unscheduled>, Without<NoteSprite>, Without<GridLine>),
-    >,
-    mut labels: ParamSet<(
-        Query<(&mut Transform, &mut Text2d, &mut Visibility), (With<PhraseLabel>, NotRoll)>,
-        Query<(&mut Transform, &mut Text2d, &mut Visibility), (With<BarLabel>, NotRoll)>,
-        Single<(&mut Transform, &mut Text2d, &mut Visibility), (With<UnscheduledCaption>, NotRoll)>,
-    )>,
+    mut notes: RollSprite<(With<NoteSprite>, Without<GridLine>, Without<Unscheduled>)>,
+    mut lines: RollSprite<(With<GridLine>, Without<NoteSprite>, Without<Unscheduled>)>,
+    mut shade: Shade,
+    mut labels: Labels,
 ) {
     let Some(director) = director else {
         return;
