@@ -31,9 +31,11 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-# The `demo` feature: Bevy's 2D renderer, UI and window on top of the plugin.
+# The `demo` feature (Bevy's 2D renderer, UI and window on top of the plugin) with every
+# other feature of the workspace, as `scripts/test.sh` builds it: one build serves both.
 step "building the demo"
-cargo build -p bevy_leitmotif --features demo --example adaptive_demo
+cargo build --workspace --all-features --locked --example adaptive_demo
+demo="${CARGO_TARGET_DIR:-target}/debug/examples/adaptive_demo"
 
 # A free display number, and an Xvfb on it for as long as this script runs.
 display=99
@@ -54,8 +56,7 @@ step "running the scripted walk (writes ${out})"
 mkdir -p "$(dirname "$out")"
 DISPLAY=":${display}" WGPU_BACKEND=vulkan \
     timeout $((walk_timeout + 120)) \
-    cargo run -q -p bevy_leitmotif --features demo --example adaptive_demo -- \
-    --screenshot "$out" --timeout "$walk_timeout"
+    "$demo" --screenshot "$out" --timeout "$walk_timeout"
 
 [[ -s "$out" ]] || { echo "no screenshot at ${out}" >&2; exit 1; }
 step "wrote ${out} ($(stat -c %s "$out") bytes)"

@@ -487,7 +487,9 @@ mod tests {
         let audio = frames(&source);
         let (lo, hi) = stinger.span;
         let bar = (hi - lo) as f64 / 480.0 * 60.0 / stinger.tempo_bpm;
-        let longest = ((bar + options().tail_seconds) * f64::from(RATE)).ceil() as usize + 1;
+        // The bar, the synthesizer's shortest note (30 ms: a note ending on the last tick
+        // still sounds) and the release tail.
+        let longest = ((bar + 0.03 + options().tail_seconds) * f64::from(RATE)).ceil() as usize + 1;
         assert!(
             audio.len() <= longest,
             "{} frames for a {bar} s bar",
