@@ -92,6 +92,21 @@ pub enum DirectorEvent {
     },
 }
 
+impl DirectorEvent {
+    /// The session tick it happens on (`None` for a failure, which has none).
+    pub fn tick(&self) -> Option<u64> {
+        match self {
+            DirectorEvent::Beat { tick, .. }
+            | DirectorEvent::Bar { tick, .. }
+            | DirectorEvent::PhraseStarted { tick, .. }
+            | DirectorEvent::TransitionDone { tick, .. }
+            | DirectorEvent::PhraseLate { tick, .. }
+            | DirectorEvent::StingerStarted { tick, .. } => Some(*tick),
+            DirectorEvent::PhraseFailed { .. } => None,
+        }
+    }
+}
+
 /// A phrase on the timeline, as [`Director::current_phrase`](crate::Director::current_phrase) and
 /// [`Director::next_phrase`](crate::Director::next_phrase) describe it.
 #[derive(Debug, Clone, PartialEq)]

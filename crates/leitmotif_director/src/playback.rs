@@ -63,7 +63,7 @@ impl Director {
         let notice = self
             .late_notices
             .iter()
-            .filter_map(event_tick)
+            .filter_map(DirectorEvent::tick)
             .filter(|t| *t >= from)
             .min();
         [placement, overlay, due, notice]
@@ -75,14 +75,10 @@ impl Director {
     /// Emits what happens at `tick` (and repeats the music if it runs out there).
     fn events_at(&mut self, tick: u64, events: &mut Vec<DirectorEvent>) {
         let bar = self.clock.position(tick).bar;
-        if self
-            .late_notices
-            .iter()
-            .any(|e| event_tick(e) == Some(tick))
-        {
+        if self.late_notices.iter().any(|e| e.tick() == Some(tick)) {
             let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.late_notices)
                 .into_iter()
-                .partition(|e| event_tick(e) == Some(tick));
+                .partition(|e| e.tick() == Some(tick));
             self.late_notices = later;
             for notice in now {
                 tracing::info!(?notice, "phrase late; the music goes on");
@@ -311,18 +307,5 @@ impl Director {
             layers: phrase.layers.clone(),
             repeat: p.repeat,
         })
-    }
-}
-
-/// The tick of an event that has one.
-fn event_tick(event: &DirectorEvent) -> Option<u64> {
-    match event {
-        DirectorEvent::Beat { tick, .. }
-        | DirectorEvent::Bar { tick, .. }
-        | DirectorEvent::PhraseStarted { tick, .. }
-        | DirectorEvent::TransitionDone { tick, .. }
-        | DirectorEvent::PhraseLate { tick, .. }
-        | DirectorEvent::StingerStarted { tick, .. } => Some(*tick),
-        DirectorEvent::PhraseFailed { .. } => None,
     }
 }

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use leitmotif_score::Score;
-use leitmotif_synth::{Engine, EngineSettings, Event, Instrument, Scheduled, SoundFont};
+use leitmotif_synth::{
+    Engine, EngineSettings, Instrument, RenderOptions, ScoreEvents, SoundFont, score_events,
+};
 
 const SR: u32 = 48_000;
 /// Frames per render call, as a typical audio callback asks for.
@@ -33,25 +35,16 @@ fn measure(score: &Score, font: Option<&SoundFont>) -> (f64, f64, usize) {
         .map(|t| Instrument::for_track(t, font))
         .collect();
     let mut engine = Engine::new(EngineSettings::default(), instruments).expect("an engine");
-    let tempo = leitmotif_score::time::TempoMap::new(score);
-    let frame = |tick| (tempo.seconds(tick) * f64::from(SR)).round() as u64;
-    let mut events = Vec::new();
-    for (bus, track) in score.tracks.iter().enumerate() {
-        let bus = bus as u16;
-        for note in &track.notes {
-            let (key, velocity) = (note.pitch, note.velocity);
-            events.push(Scheduled {
-                frame: frame(note.start),
-                event: Event::NoteOn { bus, key, velocity },
-            });
-            events.push(Scheduled {
-                frame: frame(note.end()).max(frame(note.start) + 1),
-                event: Event::NoteOff { bus, key },
-            });
-        }
-    }
-    events.sort_by_key(|e| e.frame);
-    let total = frame(score.end_tick) as usize + SR as usize;
+    // The score's own end and a second of tail.
+    let options = RenderOptions {
+        sample_rate: SR,
+        tail_seconds: 1.0,
+        ..RenderOptions::default()
+    };
+    let ScoreEvents {
+        events,
+        frames: total,
+    } = score_events(score, &options).expect("a score that renders");
     let mut out = vec![[0.0f32; 2]; BLOCK];
     let mut next = 0;
     let mut voices = 0;

@@ -49,7 +49,10 @@ pub use engine::{
 };
 pub use error::SynthError;
 pub use instrument::{BuiltIn, Instrument};
-pub use offline::{Audio, MAX_RENDER_SECONDS, RenderOptions, Stem, render_score, render_stems};
+pub use offline::{
+    Audio, MAX_RENDER_SECONDS, RenderOptions, ScoreEvents, Stem, render_score, render_stems,
+    score_events,
+};
 pub use soundfont::SoundFont;
 pub use wav::{encode_wav, write_wav};
 

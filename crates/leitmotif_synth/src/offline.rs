@@ -192,24 +192,25 @@ fn instrument(track: &Track, options: &RenderOptions) -> Instrument {
     Instrument::for_track(track, options.soundfont.as_ref())
 }
 
-/// The whole score mixed (tempo map honoured: every note at its exact sample), one bus
-/// per track.
+/// A score as engine events (see [`score_events`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreEvents {
+    /// Every note's `NoteOn` and `NoteOff` at its exact frame on the tempo map, on one bus
+    /// per track (the track's index), in frame order, note-offs first at equal frames.
+    pub events: Vec<Scheduled>,
+    /// The frames a render of the score takes: up to its end, then
+    /// [`RenderOptions::tail_seconds`].
+    pub frames: usize,
+}
+
+/// The events [`render_score`] plays, to drive an [`Engine`] by hand (a live feed, a
+/// benchmark): notes shorter than 30 ms held that long, a note's release never cutting
+/// into the next note of its key.
 ///
 /// # Errors
-/// [`SynthError::Invalid`] for an unusable sample rate or tail length, or a score longer
-/// than [`MAX_RENDER_SECONDS`].
-pub fn render_score(score: &Score, options: &RenderOptions) -> Result<Audio, SynthError> {
+/// As [`render_score`].
+pub fn score_events(score: &Score, options: &RenderOptions) -> Result<ScoreEvents, SynthError> {
     let plan = plan(score, options)?;
-    let mut instruments: Vec<Instrument> = score
-        .tracks
-        .iter()
-        .map(|t| instrument(t, options))
-        .collect();
-    if instruments.is_empty() {
-        // A score with no tracks renders as silence of its length.
-        instruments.push(Instrument::BuiltIn(BuiltIn::Keys));
-    }
-    let count = plan.tracks.iter().map(Vec::len).sum();
     let mut events: Vec<Scheduled> = plan
         .tracks
         .iter()
@@ -222,12 +223,36 @@ pub fn render_score(score: &Score, options: &RenderOptions) -> Result<Audio, Syn
         })
         .collect();
     events.sort_by_key(|e| (e.frame, matches!(e.event, Event::NoteOn { .. })));
+    Ok(ScoreEvents {
+        events,
+        frames: plan.frames,
+    })
+}
+
+/// The whole score mixed (tempo map honoured: every note at its exact sample), one bus
+/// per track.
+///
+/// # Errors
+/// [`SynthError::Invalid`] for an unusable sample rate or tail length, or a score longer
+/// than [`MAX_RENDER_SECONDS`].
+pub fn render_score(score: &Score, options: &RenderOptions) -> Result<Audio, SynthError> {
+    let ScoreEvents { events, frames } = score_events(score, options)?;
+    let mut instruments: Vec<Instrument> = score
+        .tracks
+        .iter()
+        .map(|t| instrument(t, options))
+        .collect();
+    if instruments.is_empty() {
+        // A score with no tracks renders as silence of its length.
+        instruments.push(Instrument::BuiltIn(BuiltIn::Keys));
+    }
+    let count = events.len();
     render_events(
         options.sample_rate,
         instruments,
         events.into_iter(),
         count,
-        plan.frames,
+        frames,
     )
 }
 

@@ -12,7 +12,10 @@ use std::cell::Cell;
 use std::path::Path;
 
 use leitmotif_score::Score;
-use leitmotif_synth::{Engine, EngineSettings, Event, Instrument, Scheduled, SoundFont};
+use leitmotif_synth::{
+    Engine, EngineSettings, Event, Instrument, RenderOptions, Scheduled, ScoreEvents, SoundFont,
+    score_events,
+};
 
 /// Forwards to the system allocator, counting calls made while this thread is watched.
 struct Counting;
@@ -96,23 +99,11 @@ fn allocations(score: &Score, font: Option<&SoundFont>) -> (usize, usize, usize)
         .map(|t| Instrument::for_track(t, font))
         .collect();
     let mut engine = Engine::new(EngineSettings::default(), instruments).unwrap();
-    let tempo = leitmotif_score::time::TempoMap::new(score);
-    let frame = |tick| (tempo.seconds(tick) * 48_000.0).round() as u64;
-    let mut events = Vec::new();
-    for (bus, track) in score.tracks.iter().enumerate() {
-        let bus = bus as u16;
-        for note in &track.notes {
-            let (key, velocity) = (note.pitch, note.velocity);
-            events.push(Scheduled {
-                frame: frame(note.start),
-                event: Event::NoteOn { bus, key, velocity },
-            });
-            events.push(Scheduled {
-                frame: frame(note.end()).max(frame(note.start) + 1),
-                event: Event::NoteOff { bus, key },
-            });
-        }
-    }
+    // The score's own end and two seconds of tail.
+    let ScoreEvents {
+        mut events,
+        frames: total,
+    } = score_events(score, &RenderOptions::default()).unwrap();
     let gain = Scheduled {
         frame: 48_000,
         event: Event::Gain {
@@ -122,7 +113,6 @@ fn allocations(score: &Score, font: Option<&SoundFont>) -> (usize, usize, usize)
         },
     };
     events.push(gain);
-    let total = frame(score.end_tick) as usize + 96_000;
     let mut out = vec![[0.0f32; 2]; 1024];
     let (_, scheduling) = count(|| {
         for event in &events {

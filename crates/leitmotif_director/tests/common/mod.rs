@@ -248,14 +248,6 @@ pub fn ticks(events: &[DirectorEvent], pick: fn(&DirectorEvent) -> bool) -> Vec<
     events
         .iter()
         .filter(|e| pick(e))
-        .filter_map(|e| match e {
-            DirectorEvent::Beat { tick, .. }
-            | DirectorEvent::Bar { tick, .. }
-            | DirectorEvent::PhraseStarted { tick, .. }
-            | DirectorEvent::TransitionDone { tick, .. }
-            | DirectorEvent::PhraseLate { tick, .. }
-            | DirectorEvent::StingerStarted { tick, .. } => Some(*tick),
-            DirectorEvent::PhraseFailed { .. } => None,
-        })
+        .filter_map(DirectorEvent::tick)
         .collect()
 }
