@@ -4,8 +4,10 @@
 //!
 //! - [`score`]: the score model, music theory, analysis, MIDI and JSON in and out;
 //! - [`tokens`]: the event vocabulary the models read and write;
-//! - [`model`]: the burn models (a melody LSTM and a multi-part transformer);
-//! - [`train`]: training, evaluation, the embedded default models and controlled sampling;
+//! - [`model`]: inference: the burn models (a melody LSTM and a multi-part transformer),
+//!   decoding, sampling, weights and the embedded default models;
+//! - [`train`]: training and evaluation (burn's autodiff; nothing else depends on it);
+//! - [`request`]: requests, mood tables, text prompts and compositions (no models);
 //! - [`compose`]: the composer (prompts, hard constraints, continue, infill, loops, layers);
 //! - [`arrange`]: the arranger (bass, chords, drums and dynamics from a melody);
 //! - [`director`]: the engine-agnostic music director (clock, transitions, look-ahead,
@@ -27,6 +29,7 @@ pub use leitmotif_compose as compose;
 pub use leitmotif_director as director;
 pub use leitmotif_model as model;
 pub use leitmotif_player as player;
+pub use leitmotif_request as request;
 pub use leitmotif_score as score;
 pub use leitmotif_synth as synth;
 pub use leitmotif_tokens as tokens;

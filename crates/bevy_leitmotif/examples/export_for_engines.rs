@@ -10,8 +10,8 @@ use leitmotif_compose::request::layer_of_role;
 use leitmotif_compose::{Composer, Curve, MoodTable, Request};
 use leitmotif_director::sanitize_name;
 use leitmotif_model::BackendChoice;
+use leitmotif_model::ModelSource;
 use leitmotif_score::files::write_atomic;
-use leitmotif_train::ModelSource;
 use serde::Serialize;
 
 /// One loop in the index.

@@ -4,7 +4,7 @@
 use bevy::app::App;
 use leitmotif_compose::{ComposeError, Composer};
 use leitmotif_model::BackendChoice;
-use leitmotif_train::ModelSource;
+use leitmotif_model::ModelSource;
 
 /// Whether the app renders but its render device is not there yet: Bevy's `RenderPlugin`
 /// puts the device into the world in its own `finish`, which runs after ours when

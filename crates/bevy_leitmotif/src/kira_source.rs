@@ -335,9 +335,9 @@ mod tests {
     use leitmotif_compose::{Composer, MoodTable};
     use leitmotif_director::{Director, DirectorSettings};
     use leitmotif_model::BackendChoice;
+    use leitmotif_model::ModelSource;
     use leitmotif_score::{Note, Role, Score, TempoChange, TimeSignatureChange, Track};
     use leitmotif_synth::{RenderOptions, render_score, render_stems};
-    use leitmotif_train::ModelSource;
 
     use super::*;
 

@@ -86,7 +86,7 @@ use bevy::prelude::*;
 use leitmotif_compose::{Composer, MoodTable};
 use leitmotif_director::{Director, DirectorSettings};
 use leitmotif_model::BackendChoice;
-use leitmotif_train::ModelSource;
+use leitmotif_model::ModelSource;
 use tracing::{error, info};
 
 pub use assets::{Melody, MelodyLoader, MelodyLoaderError, Moods, MoodsLoader, MoodsLoaderError};

@@ -17,7 +17,7 @@ use bevy_leitmotif::{
 };
 use leitmotif_director::{Director, DirectorSettings, MusicClock};
 use leitmotif_model::BackendChoice;
-use leitmotif_train::ModelSource;
+use leitmotif_model::ModelSource;
 
 /// Frames per second: not a divisor of any beat's length, so beats fall inside frames.
 const FPS: f64 = 47.0;
@@ -468,12 +468,15 @@ fn a_bad_model_and_a_broken_mood_table_are_told_to_the_game() {
     };
     assert_eq!(path.as_deref(), Some("broken.moods.ron"));
     assert!(!message.is_empty());
-    // The game heard both: first the model's failure, then the table's, each once.
+    // The game heard both, each once: the model's failure first, then the table's (or both
+    // in one message, when the two finished within the same frame on a busy machine).
     let sent: Vec<&LeitmotifStatus> = heard(&app).status.iter().map(|(s, _)| &s.0).collect();
-    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(matches!(sent.len(), 1 | 2), "{sent:?}");
     assert!(matches!(sent[0].model, ModelStatus::Failed { .. }));
-    assert_eq!(sent[0].moods, MoodsStatus::Default);
-    assert_eq!(sent[1], &status);
+    if sent.len() == 2 {
+        assert_eq!(sent[0].moods, MoodsStatus::Default);
+    }
+    assert_eq!(sent[sent.len() - 1], &status);
     // The game runs on: the director keeps the embedded table.
     assert!(director(&app).table().lookup("explore").is_some());
 }

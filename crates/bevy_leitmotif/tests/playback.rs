@@ -16,8 +16,8 @@ use bevy_leitmotif::{
     ResumeMusic, SetGameState, SetIntensity, SetSoundFont, SoundFontAsset, TransitionDone,
 };
 use leitmotif_director::DirectorSettings;
+use leitmotif_model::ModelSource;
 use leitmotif_tokens::Layer;
-use leitmotif_train::ModelSource;
 
 const FPS: f64 = 50.0;
 const RATE: f64 = 48_000.0;

@@ -13,8 +13,8 @@ use bevy_leitmotif::{
 };
 use leitmotif_compose::{MoodTable, Transition};
 use leitmotif_director::DirectorSettings;
+use leitmotif_model::ModelSource;
 use leitmotif_tokens::Layer;
-use leitmotif_train::ModelSource;
 
 const FPS: f64 = 50.0;
 

@@ -12,7 +12,7 @@ use bevy::render::settings::{Backends, RenderCreation, WgpuSettings};
 use bevy_leitmotif::{ComposerHandle, LeitmotifPlugin};
 use leitmotif_compose::{Composer, Request};
 use leitmotif_model::BackendChoice;
-use leitmotif_train::ModelSource;
+use leitmotif_model::ModelSource;
 
 fn render_plugin() -> RenderPlugin {
     RenderPlugin {

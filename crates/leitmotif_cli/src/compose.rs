@@ -9,11 +9,11 @@ use leitmotif_compose::{
     Composer, Composition, Curve, MoodTable, PromptControls, Request, SamplingSettings, Task,
 };
 use leitmotif_model::BackendChoice;
+use leitmotif_model::ModelSource;
 use leitmotif_score::files::ENGINE_FORMATS;
 use leitmotif_score::read_score;
 use leitmotif_synth::{Audio, Instrument, RenderOptions, encode_wav, render_score};
 use leitmotif_tokens::Layer;
-use leitmotif_train::ModelSource;
 
 use crate::CliError;
 use crate::audio::{clock, dbfs, describe, render_options, write_all};
@@ -337,7 +337,9 @@ fn run(
     request: &Request,
     parsed: Option<&PromptControls>,
 ) -> Result<(), CliError> {
-    request.validate()?;
+    request
+        .validate()
+        .map_err(leitmotif_compose::ComposeError::from)?;
     // Checked (and the SoundFont loaded) before the model runs: bad options cost nothing.
     let render = options
         .wav

@@ -5,8 +5,10 @@
 //! system fails us (disk full, permissions, an audio device that stops).
 
 mod audio;
+mod bench;
 mod compose;
 mod inspect;
+#[cfg(feature = "train")]
 mod models;
 mod play;
 
@@ -49,9 +51,14 @@ enum Command {
     /// Play a score through the default audio output device.
     Play(play::PlayArgs),
     /// Train a model on a folder of .mid files.
+    #[cfg(feature = "train")]
     Train(models::TrainArgs),
     /// Score a model: bits per token against a 5-gram baseline, and control accuracy.
+    #[cfg(feature = "train")]
     Eval(models::EvalArgs),
+    /// Measure decoding speed on every backend beside PyTorch eager on the same weights,
+    /// the time to a ready 8-bar 4-layer phrase, and peak memory.
+    Bench(bench::BenchArgs),
     /// Print a score's tracks, tempo, meter, key, bars and per-bar density and range.
     Inspect {
         /// The file to read (.mid, .midi, .melody.json, .melody.ron or .tone.json).
@@ -68,7 +75,8 @@ pub enum CliError {
     /// A bad score file.
     #[error(transparent)]
     Score(#[from] Error),
-    /// Training, evaluation or generation failed.
+    /// Training or evaluation failed.
+    #[cfg(feature = "train")]
     #[error(transparent)]
     Train(#[from] leitmotif_train::TrainError),
     /// Composing failed.
@@ -101,6 +109,7 @@ impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Score(Error::Io { .. }) | CliError::Io { .. } | CliError::Audio(_) => 1,
+            #[cfg(feature = "train")]
             CliError::Train(leitmotif_train::TrainError::Io { .. }) => 1,
             CliError::Synth(leitmotif_synth::SynthError::Wav { .. }) => 1,
             _ => 2,
@@ -128,7 +137,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Infill(args) => compose::infill(&args),
         Command::Render(args) => audio::render(&args),
         Command::Play(args) => play::play(&args),
+        Command::Bench(args) => bench::bench(&args),
+        #[cfg(feature = "train")]
         Command::Train(args) => models::train(&args),
+        #[cfg(feature = "train")]
         Command::Eval(args) => models::eval(&args),
         Command::Convert { input, output } => {
             if FileFormat::from_path(&output).is_none() {

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use leitmotif_model::{CpuBackend, MelodyRnnConfig, MotifTransformerConfig};
+use leitmotif_model::{AnyModel, CpuBackend, MelodyRnnConfig, ModelSource, MotifTransformerConfig};
 use leitmotif_tokens::{Corpus, Split, VOCAB_SIZE};
 use leitmotif_train::eval::{ControlTrials, NGRAM_ORDER};
 use leitmotif_train::{
-    AnyModel, EvalReport, ModelSource, TrainError, TrainEvent, TrainOptions, control_accuracy,
-    model_bits, ngram_bits,
+    EvalReport, TrainError, TrainEvent, TrainOptions, control_accuracy, model_bits, ngram_bits,
 };
 
 use crate::CliError;
@@ -266,11 +265,11 @@ pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
     let ((bits, tokens), controls) = match &model {
         AnyModel::Rnn(m) => (
             model_bits(m, &validation, window)?,
-            control_accuracy(m, trials, args.seed)?,
+            control_accuracy(m, window, trials, args.seed)?,
         ),
         AnyModel::Transformer(m, _) => (
             model_bits(m, &validation, window)?,
-            control_accuracy(m, trials, args.seed)?,
+            control_accuracy(m, window, trials, args.seed)?,
         ),
     };
     let (ngram, ngram_tokens) = ngram_bits(&corpus);

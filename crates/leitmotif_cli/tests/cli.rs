@@ -410,3 +410,68 @@ fn bad_composing_options_exit_2_and_write_nothing() {
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
 }
+
+/// `bench --json` prints one object per backend with every field the runtime issue names,
+/// each a measured, positive number; the PyTorch fields are `null` when the reference is
+/// skipped.
+#[test]
+fn bench_prints_one_json_object_per_backend() {
+    let out = run_str(&[
+        "bench",
+        "--backends",
+        "cpu",
+        "--python",
+        "none",
+        "--runs",
+        "1",
+        "--prompt",
+        "16",
+        "--decode",
+        "8",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(
+        report["backend"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("cpu")),
+        "{report}"
+    );
+    for key in [
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+        "decode_batch4_tokens_per_s",
+        "phrase_8bar_4layer_ms",
+        "peak_rss_mb",
+    ] {
+        assert!(
+            report[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {report}"
+        );
+    }
+    for key in [
+        "torch_decode_tokens_per_s",
+        "torch_decode_batch4_tokens_per_s",
+    ] {
+        assert!(report[key].is_null(), "{key}: {report}");
+    }
+}
+
+#[test]
+fn bench_refuses_absurd_sizes_and_unknown_backends() {
+    for args in [
+        &["bench", "--prompt", "0", "--python", "none"][..],
+        &["bench", "--decode", "100000", "--python", "none"][..],
+        &["bench", "--runs", "0", "--python", "none"][..],
+        &["bench", "--backends", "tpu", "--python", "none"][..],
+    ] {
+        let out = run_str(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+    }
+}

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use leitmotif_compose::{Composer, Curve, Request};
 use leitmotif_model::BackendChoice;
+use leitmotif_model::ModelSource;
 use leitmotif_tokens::Layer;
-use leitmotif_train::ModelSource;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs = 10u64;

@@ -7,8 +7,8 @@ use std::io::Write;
 use leitmotif_compose::request::{density_bucket, register_bucket};
 use leitmotif_compose::{Composer, Curve, Request};
 use leitmotif_model::BackendChoice;
+use leitmotif_model::ModelSource;
 use leitmotif_tokens::{Layer, assign_layers, bar_controls, quantize};
-use leitmotif_train::ModelSource;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = std::io::stdout().lock();

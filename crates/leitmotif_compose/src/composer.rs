@@ -3,12 +3,16 @@
 
 use std::time::Instant;
 
+#[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
+#[cfg(feature = "wgpu")]
+use leitmotif_model::GpuBackend;
 use leitmotif_model::backend::ResolvedBackend;
-use leitmotif_model::{BackendChoice, CpuBackend, CpuDevice, GpuBackend};
+use leitmotif_model::{
+    AnyModel, BackendChoice, BurnDecoder, CpuBackend, CpuDevice, HostTransformer, ModelSource,
+};
 use leitmotif_tokens::vocab::duration_index;
 use leitmotif_tokens::{Layer, Token};
-use leitmotif_train::{AnyModel, ModelSource};
 
 use crate::assemble::assemble;
 use crate::composition::Composition;
@@ -24,7 +28,11 @@ use crate::session::{Decoder, Session, log_prob, score};
 pub const MODEL_LAYER_SHARE: f64 = 0.2;
 
 enum Loaded {
+    /// The LSTM on burn's Flex.
     Cpu(Box<AnyModel<CpuBackend>>, CpuDevice),
+    /// The transformer on the CPU: its host decoding path (see `leitmotif_model::host`).
+    Host(Box<HostTransformer>),
+    #[cfg(feature = "wgpu")]
     Wgpu(Box<AnyModel<GpuBackend>>, WgpuDevice),
 }
 
@@ -54,13 +62,25 @@ impl Composer {
         match choice.resolve()? {
             ResolvedBackend::Cpu => {
                 let device = CpuDevice::default();
-                let (model, id) = AnyModel::load(source, &device)?;
+                let (model, id) = AnyModel::<CpuBackend>::load(source, &device)?;
+                let (model, backend) = match model {
+                    AnyModel::Transformer(m, _) => (
+                        Loaded::Host(Box::new(HostTransformer::from_model(&m))),
+                        "cpu (host decoder)",
+                    ),
+                    rnn => (Loaded::Cpu(Box::new(rnn), device), "cpu (Flex)"),
+                };
                 Ok(Self {
-                    model: Loaded::Cpu(Box::new(model), device),
+                    model,
                     id,
-                    backend: "cpu (Flex)".to_owned(),
+                    backend: backend.to_owned(),
                 })
             }
+            #[cfg(not(feature = "wgpu"))]
+            ResolvedBackend::Wgpu(_) => {
+                Err(leitmotif_model::backend::BackendError::WgpuNotBuilt.into())
+            }
+            #[cfg(feature = "wgpu")]
             ResolvedBackend::Wgpu(adapter) => {
                 let name = format!("wgpu ({}, {})", adapter.name, adapter.api);
                 Self::load_on_wgpu(source, adapter.device(), &name)
@@ -72,6 +92,7 @@ impl Composer {
     ///
     /// # Errors
     /// [`ComposeError::Weights`] for missing or corrupt weights.
+    #[cfg(feature = "wgpu")]
     pub fn load_on_wgpu(
         source: &ModelSource,
         device: WgpuDevice,
@@ -105,19 +126,29 @@ impl Composer {
         request.validate()?;
         let setup = setup(request)?;
         let generated = match &self.model {
+            Loaded::Host(model) => run(request, &setup, &|| {
+                Session::new(model.as_ref(), model.max_seq_len())
+            }),
             Loaded::Cpu(model, device) => match model.as_ref() {
-                AnyModel::Rnn(m) => run(request, &setup, &|| Session::new(m, *device, usize::MAX)),
+                AnyModel::Rnn(m) => {
+                    let d = BurnDecoder::new(m, *device);
+                    run(request, &setup, &|| Session::new(&d, usize::MAX))
+                }
                 AnyModel::Transformer(m, context) => {
-                    run(request, &setup, &|| Session::new(m, *device, *context))
+                    let d = BurnDecoder::new(m, *device);
+                    run(request, &setup, &|| Session::new(&d, *context))
                 }
             },
+            #[cfg(feature = "wgpu")]
             Loaded::Wgpu(model, device) => match model.as_ref() {
-                AnyModel::Rnn(m) => run(request, &setup, &|| {
-                    Session::new(m, device.clone(), usize::MAX)
-                }),
-                AnyModel::Transformer(m, context) => run(request, &setup, &|| {
-                    Session::new(m, device.clone(), *context)
-                }),
+                AnyModel::Rnn(m) => {
+                    let d = BurnDecoder::new(m, device.clone());
+                    run(request, &setup, &|| Session::new(&d, usize::MAX))
+                }
+                AnyModel::Transformer(m, context) => {
+                    let d = BurnDecoder::new(m, device.clone());
+                    run(request, &setup, &|| Session::new(&d, *context))
+                }
             },
         }?;
         let mut composition = assemble(request, generated, &self.id, &self.backend)?;

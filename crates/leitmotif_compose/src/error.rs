@@ -38,3 +38,15 @@ pub enum ComposeError {
     #[error(transparent)]
     Invalid(#[from] leitmotif_score::ScoreError),
 }
+
+impl From<leitmotif_request::RequestError> for ComposeError {
+    fn from(error: leitmotif_request::RequestError) -> Self {
+        match error {
+            leitmotif_request::RequestError::Invalid(message) => ComposeError::Request(message),
+            leitmotif_request::RequestError::Constraint(message) => {
+                ComposeError::Constraint(message)
+            }
+            other => ComposeError::Request(other.to_string()),
+        }
+    }
+}

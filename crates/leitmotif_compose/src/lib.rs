@@ -9,8 +9,7 @@
 //!
 //! ```no_run
 //! use leitmotif_compose::{Composer, MoodTable, Request};
-//! use leitmotif_model::BackendChoice;
-//! use leitmotif_train::ModelSource;
+//! use leitmotif_model::{BackendChoice, ModelSource};
 //!
 //! let moods = MoodTable::default_table()?;
 //! let (mut request, parsed) = Request::from_prompt("tense dungeon chase in D minor, 150 bpm", &moods);
@@ -34,19 +33,21 @@
 //! behind it.
 
 mod assemble;
+mod bars;
 mod composer;
-mod composition;
 mod engine;
 mod error;
-pub mod moods;
 mod plan;
-pub mod prompt;
-pub mod request;
 mod session;
 
+// Requests, moods, prompts and compositions live in `leitmotif_request` (no models, so the
+// director builds without burn); re-exported here so one import serves a composer's user.
+pub use leitmotif_request::{composition, moods, prompt, request};
+
+pub use bars::{BarPlan, sample_bars};
 pub use composer::{Composer, MODEL_LAYER_SHARE};
-pub use composition::{Composition, LayerReport, Source};
 pub use error::ComposeError;
-pub use moods::{Mood, MoodError, MoodTable, Transition};
-pub use prompt::{PromptControls, parse_prompt};
-pub use request::{Curve, LayerRanges, Request, SamplingSettings, Task};
+pub use leitmotif_request::{
+    Composition, Curve, LayerRanges, LayerReport, Mood, MoodError, MoodTable, PromptControls,
+    Request, RequestError, SamplingSettings, Source, Task, Transition, parse_prompt,
+};

@@ -2,9 +2,7 @@
 //! kept here (outside the model), a sliding window for models with a bounded context, and
 //! teacher-forced scoring for seams and joins.
 
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
-use leitmotif_model::LanguageModel;
+use leitmotif_model::TokenDecoder;
 use leitmotif_tokens::Token;
 
 use crate::error::ComposeError;
@@ -21,11 +19,11 @@ pub(crate) trait Decoder: Clone {
     fn logits(&mut self) -> Result<&[f32], ComposeError>;
 }
 
-/// A [`Decoder`] over any [`LanguageModel`] on any backend.
+/// A [`Decoder`] over any [`TokenDecoder`]: the host transformer, or a burn model on any
+/// backend.
 #[derive(Debug)]
-pub(crate) struct Session<'m, B: Backend, M: LanguageModel<B>> {
+pub(crate) struct Session<'m, M: TokenDecoder> {
     model: &'m M,
-    device: B::Device,
     state: M::State,
     /// Every token fed, in order.
     history: Vec<u32>,
@@ -38,14 +36,10 @@ pub(crate) struct Session<'m, B: Backend, M: LanguageModel<B>> {
     logits: Vec<f32>,
 }
 
-impl<B: Backend, M: LanguageModel<B>> Clone for Session<'_, B, M>
-where
-    M::State: Clone,
-{
+impl<M: TokenDecoder> Clone for Session<'_, M> {
     fn clone(&self) -> Self {
         Self {
             model: self.model,
-            device: self.device.clone(),
             state: self.state.clone(),
             history: self.history.clone(),
             seen: self.seen,
@@ -56,12 +50,11 @@ where
     }
 }
 
-impl<'m, B: Backend, M: LanguageModel<B>> Session<'m, B, M> {
+impl<'m, M: TokenDecoder> Session<'m, M> {
     /// An empty session on `model`, which sees at most `context` tokens at once.
-    pub(crate) fn new(model: &'m M, device: B::Device, context: usize) -> Self {
+    pub(crate) fn new(model: &'m M, context: usize) -> Self {
         Self {
             model,
-            device,
             state: model.new_state(),
             history: Vec::new(),
             seen: 0,
@@ -99,23 +92,15 @@ impl<'m, B: Backend, M: LanguageModel<B>> Session<'m, B, M> {
             self.history[self.seen..].to_vec()
         };
         let len = window.len();
-        let ids: Vec<i64> = window.into_iter().map(i64::from).collect();
-        let tokens = Tensor::<B, 2, Int>::from_ints(TensorData::new(ids, [1, len]), &self.device);
-        let logits = self.model.prefill(tokens, &mut self.state)?;
-        self.logits = logits
-            .into_data()
-            .to_vec::<f32>()
-            .map_err(|e| ComposeError::Request(format!("logits: {e:?}")))?;
+        self.model
+            .feed(&mut self.state, &window, &mut self.logits)?;
         self.in_state += len;
         self.seen = self.history.len();
         Ok(())
     }
 }
 
-impl<B: Backend, M: LanguageModel<B>> Decoder for Session<'_, B, M>
-where
-    M::State: Clone,
-{
+impl<M: TokenDecoder> Decoder for Session<'_, M> {
     fn feed(&mut self, token: Token) {
         self.history.push(token.id().unwrap_or(0));
     }

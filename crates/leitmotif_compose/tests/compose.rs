@@ -8,13 +8,13 @@ use leitmotif_compose::{
     ComposeError, Composer, Composition, Curve, MoodTable, Request, SamplingSettings, Source, Task,
 };
 use leitmotif_model::BackendChoice;
+use leitmotif_model::ModelSource;
 use leitmotif_score::midi::{read_midi, write_midi};
 use leitmotif_score::theory::{Mode, PitchClass, Scale};
 use leitmotif_score::time::BarMap;
 use leitmotif_score::{Note, Role, Score, read_score};
 use leitmotif_tokens::Layer;
 use leitmotif_tokens::fnv::Fnv1a;
-use leitmotif_train::ModelSource;
 use proptest::prelude::*;
 
 /// The package's folder, read at run time (cargo sets it for tests): a test binary built in

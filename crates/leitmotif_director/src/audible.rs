@@ -7,8 +7,8 @@
 //! boundary's sample (a cut). During a crossfade the old music plays what it would have
 //! played had no change come: its phrase goes on past the cut, looping if it ends.
 
-use leitmotif_compose::Mood;
-use leitmotif_compose::request::layer_of_role;
+use leitmotif_request::Mood;
+use leitmotif_request::request::layer_of_role;
 use leitmotif_tokens::Layer;
 
 use crate::clock::PPQ;

@@ -1,7 +1,7 @@
 //! The session's musical clock: ticks at 480 PPQ, a tempo and meter per segment (a phrase),
 //! seconds to ticks and back, bar and beat positions, and the boundaries transitions land on.
 
-use leitmotif_compose::Transition;
+use leitmotif_request::Transition;
 use leitmotif_score::DEFAULT_PPQ;
 use leitmotif_score::time::Meter;
 

@@ -4,8 +4,8 @@
 
 use std::collections::VecDeque;
 
-use leitmotif_compose::request::{MAX_BARS, layer_of_role};
-use leitmotif_compose::{Composition, Curve, Mood, MoodTable, Request, Task, Transition};
+use leitmotif_request::request::{MAX_BARS, layer_of_role};
+use leitmotif_request::{Composition, Curve, Mood, MoodTable, Request, Task, Transition};
 use leitmotif_score::Score;
 use leitmotif_score::theory::Scale;
 use leitmotif_score::time::Meter;

@@ -41,7 +41,7 @@ pub enum DirectorError {
     NotStarted(&'static str),
     /// A mood table that does not validate.
     #[error(transparent)]
-    Mood(#[from] leitmotif_compose::MoodError),
+    Mood(#[from] leitmotif_request::MoodError),
     /// A score that cannot be encoded or a file that cannot be written.
     #[error(transparent)]
     File(#[from] leitmotif_score::Error),

@@ -1,6 +1,6 @@
 //! What the host configures and is asked to compose: the director's settings and its jobs.
 
-use leitmotif_compose::Request;
+use leitmotif_request::Request;
 use leitmotif_score::time::Meter;
 
 /// How the director schedules music. Every field has a default.

@@ -2,11 +2,11 @@
 //! musical clock, game states that change on beat and bar boundaries, intensity that brings
 //! layers in and out, stingers, look-ahead phrase scheduling — over phrases the composer
 //! writes. It knows no game engine and never composes itself: it hands out [`Job`]s (each
-//! a [`Request`](leitmotif_compose::Request)) for the host to compose off the frame, and
-//! places the [`Composition`](leitmotif_compose::Composition)s it gets back.
+//! a [`Request`](leitmotif_request::Request)) for the host to compose off the frame, and
+//! places the [`Composition`](leitmotif_request::Composition)s it gets back.
 //!
 //! ```
-//! use leitmotif_compose::{MoodTable, Task};
+//! use leitmotif_request::{MoodTable, Task};
 //! use leitmotif_director::{Director, DirectorSettings, JobKind};
 //!
 //! let moods = MoodTable::default_table()?;
@@ -31,8 +31,7 @@
 //! ```no_run
 //! use leitmotif_compose::{Composer, MoodTable};
 //! use leitmotif_director::{Director, DirectorEvent, DirectorSettings};
-//! use leitmotif_model::BackendChoice;
-//! use leitmotif_train::ModelSource;
+//! use leitmotif_model::{BackendChoice, ModelSource};
 //!
 //! let composer = Composer::load(&ModelSource::DefaultRnn, BackendChoice::Cpu)?;
 //! let mut director = Director::new(DirectorSettings::default(), MoodTable::default_table()?)?;

@@ -1,7 +1,7 @@
 //! Time passing: beats, bars, phrase starts, late phrases and repeats as the director's
 //! clock advances, and what the director says about the music now.
 
-use leitmotif_compose::{MoodTable, Transition};
+use leitmotif_request::{MoodTable, Transition};
 use leitmotif_tokens::Layer;
 
 use crate::clock::{MusicClock, Position};
@@ -240,7 +240,7 @@ impl Director {
     }
 
     /// The layers heard now: those the phrase playing now has whose entry intensity
-    /// ([`Mood::enter`](leitmotif_compose::Mood::enter)) the smoothed
+    /// ([`Mood::enter`](leitmotif_request::Mood::enter)) the smoothed
     /// [`intensity`](Self::intensity) has reached (the melody always; every layer of a cue).
     /// Phrases are written with all their mood's layers, so that a layer can come in in the
     /// middle of a phrase; [`PhraseInfo::layers`] lists what was written. None before the
@@ -254,7 +254,7 @@ impl Director {
                 let heard: Vec<Layer> = mood
                     .layers_at(self.intensity)
                     .into_iter()
-                    .filter_map(leitmotif_compose::request::layer_of_role)
+                    .filter_map(leitmotif_request::request::layer_of_role)
                     .collect();
                 phrase
                     .layers

@@ -1,8 +1,8 @@
 //! What was scheduled and played: delivered phrases, where each was placed on the session
 //! timeline (and cut, or repeated), stinger overlays, and the scores rendered from them.
 
-use leitmotif_compose::Composition;
-use leitmotif_compose::request::layer_of_role;
+use leitmotif_request::Composition;
+use leitmotif_request::request::layer_of_role;
 use leitmotif_score::melody::Generation;
 use leitmotif_score::theory::{Key, Scale};
 use leitmotif_score::time::Meter;

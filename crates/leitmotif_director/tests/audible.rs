@@ -5,8 +5,8 @@
 pub mod common;
 
 use common::{Host, director, rules_table};
-use leitmotif_compose::MoodTable;
 use leitmotif_director::{DirectorSettings, Lane, SoundingNote};
+use leitmotif_request::MoodTable;
 
 /// Two 120 bpm moods: "one" cuts in on the next bar, "two" crossfades over 2 beats.
 const FADES: &str = r#"(moods: {

@@ -4,8 +4,8 @@
 pub mod common;
 
 use common::{Host, director, rules_table};
-use leitmotif_compose::{Task, Transition};
 use leitmotif_director::{DirectorError, DirectorEvent, DirectorSettings, JobKind};
+use leitmotif_request::{Task, Transition};
 use leitmotif_score::{Note, Role, Score, TempoChange, TimeSignatureChange, Track};
 
 /// Two bars of 3/4 at 90 bpm, written at 96 PPQ: a rising line on a melody track and a

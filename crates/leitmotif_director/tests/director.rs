@@ -5,8 +5,8 @@
 pub mod common;
 
 use common::{Host, default_table, director, rules_table, ticks};
-use leitmotif_compose::{Curve, MoodTable, Task};
 use leitmotif_director::{DirectorError, DirectorEvent, DirectorSettings, JobKind};
+use leitmotif_request::{Curve, MoodTable, Task};
 use leitmotif_score::Role;
 use leitmotif_score::time::Meter;
 use leitmotif_tokens::Layer;

@@ -8,8 +8,8 @@ use common::{Host, default_table, director};
 use leitmotif_compose::{Composer, Composition, Request};
 use leitmotif_director::{DirectorEvent, DirectorSettings, JobKind};
 use leitmotif_model::BackendChoice;
+use leitmotif_model::ModelSource;
 use leitmotif_score::midi;
-use leitmotif_train::ModelSource;
 
 thread_local! {
     static COMPOSER: Composer = Composer::load(&ModelSource::DefaultRnn, BackendChoice::Cpu)

@@ -3,8 +3,8 @@
 pub mod common;
 
 use common::{Host, default_table, director};
-use leitmotif_compose::{Composition, Request};
 use leitmotif_director::{DirectorEvent, DirectorSettings};
+use leitmotif_request::{Composition, Request};
 use leitmotif_score::{Role, midi, read_score};
 use leitmotif_tokens::fnv::Fnv1a;
 

@@ -5,14 +5,12 @@
 //!
 //! - [`CpuBackend`] (burn's pure-Rust `Flex`): the inference default and the test backend.
 //! - [`GpuBackend`] (burn's `Wgpu`): inference on a GPU (or on Mesa's lavapipe in CI).
-//! - [`TrainBackend`]: `Autodiff<Flex>`, measured as fast as or faster than
-//!   `Autodiff<NdArray>` for both models on the project's 2-core machines (see the crate's
-//!   `train_step` benchmark).
 //!
 //! [`BackendChoice::resolve`] probes for a wgpu adapter without panicking.
 
+use burn::backend::Flex;
+#[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
-use burn::backend::{Autodiff, Flex, Wgpu};
 
 /// The CPU inference backend: burn's pure-Rust `Flex`.
 pub type CpuBackend = Flex;
@@ -21,21 +19,8 @@ pub type CpuBackend = Flex;
 pub type CpuDevice = burn::backend::flex::FlexDevice;
 
 /// The GPU inference backend: burn's `Wgpu` (Vulkan on Linux and Windows, Metal on macOS).
-pub type GpuBackend = Wgpu;
-
-/// The CPU training backend: `Autodiff<Flex>`.
-///
-/// With Flex's `rayon` feature on (this crate turns it on), `Autodiff<Flex>` trained the LSTM
-/// 1.4–1.6× faster than `Autodiff<NdArray>` and the transformer about as fast (within the ±15 %
-/// noise), on the 2-core reference machine; the crate docs have the table. Re-run
-/// `cargo bench -p leitmotif_model --bench train_step` before changing it.
-pub type TrainBackend = Autodiff<Flex>;
-
-/// The device of [`TrainBackend`].
-pub type TrainDevice = CpuDevice;
-
-/// The GPU training backend: `Autodiff<Wgpu>`.
-pub type GpuTrainBackend = Autodiff<Wgpu>;
+#[cfg(feature = "wgpu")]
+pub type GpuBackend = burn::backend::Wgpu;
 
 /// Which backend the caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,6 +72,7 @@ pub struct WgpuAdapter {
     pub api: String,
 }
 
+#[cfg(feature = "wgpu")]
 impl WgpuAdapter {
     /// The burn device that selects this adapter.
     pub fn device(&self) -> WgpuDevice {
@@ -100,6 +86,7 @@ impl WgpuAdapter {
     }
 }
 
+#[cfg(feature = "wgpu")]
 impl WgpuAdapter {
     /// Describes an adapter from what its driver reports.
     pub fn from_info(info: &wgpu::AdapterInfo) -> Self {
@@ -123,6 +110,7 @@ impl WgpuAdapter {
 /// The handles are clones of the owner's: the models' compute work goes through the same
 /// device and queue as the owner's own work, so no second device is opened and no memory is
 /// copied between devices.
+#[cfg(feature = "wgpu")]
 #[derive(Debug, Clone)]
 pub struct SharedWgpu {
     /// The instance the adapter came from; `None` when the owner no longer exposes it
@@ -136,7 +124,49 @@ pub struct SharedWgpu {
     pub queue: wgpu::Queue,
 }
 
+#[cfg(feature = "wgpu")]
 impl SharedWgpu {
+    /// Opens a device of its own on the best adapter: a hardware one, or with
+    /// `allow_software` Mesa's lavapipe where there is none. It asks for the adapter's
+    /// features and limits, as burn does for the devices it opens (burn picks kernels by
+    /// the adapter's features). Keep a clone of the handles, then
+    /// [`into_burn_device`](Self::into_burn_device): the models and anything else on the
+    /// same device (the fused sampler of `gpu_sampling`) then share one queue.
+    ///
+    /// `None` when there is no such adapter or it refuses a device.
+    pub fn open(allow_software: bool) -> Option<Self> {
+        let backends = graphics_api_backends();
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        let mut adapters = futures_lite::future::block_on(instance.enumerate_adapters(backends));
+        adapters.sort_by_key(|a| {
+            let kind = WgpuAdapter::from_info(&a.get_info()).kind;
+            (!kind.is_hardware(), kind == AdapterKind::Cpu)
+        });
+        let adapter = adapters
+            .into_iter()
+            .find(|a| allow_software || WgpuAdapter::from_info(&a.get_info()).kind.is_hardware())?;
+        let (device, queue) = futures_lite::future::block_on(
+            adapter.request_device(&wgpu::DeviceDescriptor {
+                label: Some("leitmotif models"),
+                required_features: adapter
+                    .features()
+                    .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            }),
+        )
+        .ok()?;
+        Some(Self {
+            instance: Some(instance),
+            adapter,
+            device,
+            queue,
+        })
+    }
+
     /// The adapter, as [`probe_wgpu`] would describe it.
     pub fn adapter_info(&self) -> WgpuAdapter {
         WgpuAdapter::from_info(&self.adapter.get_info())
@@ -187,6 +217,9 @@ pub enum BackendError {
         /// The graphics API that was probed.
         api: &'static str,
     },
+    /// [`BackendChoice::Wgpu`] was asked for but this build has no wgpu backend.
+    #[error("this build has no wgpu backend (build with the `wgpu` feature)")]
+    WgpuNotBuilt,
 }
 
 impl BackendChoice {
@@ -199,6 +232,7 @@ impl BackendChoice {
     pub fn resolve(self) -> Result<ResolvedBackend, BackendError> {
         match self {
             Self::Cpu => Ok(ResolvedBackend::Cpu),
+            Self::Wgpu if !cfg!(feature = "wgpu") => Err(BackendError::WgpuNotBuilt),
             Self::Wgpu => probe_wgpu()
                 .into_iter()
                 .next()
@@ -214,10 +248,17 @@ impl BackendChoice {
     }
 }
 
+/// The wgpu adapters the models could use: none, in a build without the `wgpu` feature.
+#[cfg(not(feature = "wgpu"))]
+pub fn probe_wgpu() -> Vec<WgpuAdapter> {
+    Vec::new()
+}
+
 /// Lists the wgpu adapters burn's [`GpuBackend`] could use, best first; never panics.
 ///
 /// Hardware adapters come before software ones. The probe uses the graphics API that burn's
 /// default `Wgpu` backend uses on this platform (Vulkan, or Metal on macOS).
+#[cfg(feature = "wgpu")]
 pub fn probe_wgpu() -> Vec<WgpuAdapter> {
     let backends = graphics_api_backends();
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
@@ -241,6 +282,7 @@ pub fn probe_wgpu() -> Vec<WgpuAdapter> {
 }
 
 /// The wgpu backends that burn's `AutoGraphicsApi` uses on this platform.
+#[cfg(feature = "wgpu")]
 fn graphics_api_backends() -> wgpu::Backends {
     if cfg!(target_os = "macos") {
         wgpu::Backends::METAL

@@ -1,11 +1,10 @@
-//! What both models share: the [`LanguageModel`] trait, token batches, the loss and one
-//! training step.
+//! What both models share: the [`LanguageModel`] trait, token batches and the next-token
+//! loss.
 
-use burn::module::{AutodiffModule, Module};
-use burn::optim::{GradientsParams, Optimizer};
+use burn::module::Module;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::ModelError;
 
@@ -128,40 +127,6 @@ pub fn next_token_loss<B: Backend>(
             (nll * keep).sum() / count
         }
     }
-}
-
-/// One optimisation step of next-token prediction on a batch of sequences.
-///
-/// Each row of `tokens` is split into inputs (all but the last token) and targets (all but the
-/// first). Returns the updated model and the batch's loss before the update.
-///
-/// # Shapes
-///
-/// - tokens: `[batch, seq + 1]`
-///
-/// # Panics
-///
-/// If the rows are shorter than 2 tokens.
-pub fn train_step<B, M, O>(
-    model: M,
-    optimizer: &mut O,
-    tokens: Tensor<B, 2, Int>,
-    learning_rate: f64,
-    pad: Option<u32>,
-) -> (M, f32)
-where
-    B: AutodiffBackend,
-    M: LanguageModel<B> + AutodiffModule<B>,
-    O: Optimizer<M, B>,
-{
-    let [_batch, len] = tokens.dims();
-    assert!(len >= 2, "train_step needs rows of at least 2 tokens");
-    let inputs = tokens.clone().narrow(1, 0, len - 1);
-    let targets = tokens.narrow(1, 1, len - 1);
-    let loss = next_token_loss(model.forward(inputs), targets, pad);
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let model = optimizer.step(learning_rate, model, grads);
-    (model, loss.into_scalar().elem::<f32>())
 }
 
 #[cfg(test)]

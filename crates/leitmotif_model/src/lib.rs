@@ -28,49 +28,42 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # Choosing sizes
+//! # Inference only
 //!
-//! Measured with `cargo bench -p leitmotif_model --bench train_step` (release, fastest of 3
-//! steps) on the 2-core reference machine without a GPU, while other builds shared the CPU
-//! (expect ±15 %). One training step is forward + backward + Adam on 16 × 256 tokens, vocabulary
-//! 400; the last column is the time to see 4 M tokens.
+//! This crate runs models; it never builds burn's autodiff. Training (the optimiser step,
+//! the training backends and the loop) lives in `leitmotif_train`, which depends on this
+//! crate. burn's `wgpu` backend is behind the default-on `wgpu` feature; without it only the
+//! CPU backend ([`CpuBackend`], burn's Flex) is built and [`BackendChoice::Wgpu`] is an
+//! error that says so.
 //!
-//! | model                               | params | f32 MB | `Autodiff<Flex>` tok/s | `Autodiff<NdArray>` tok/s | 4 M tokens (Flex) |
-//! |-------------------------------------|-------:|-------:|-----------------------:|--------------------------:|------------------:|
-//! | `MelodyRnn` 1 × 256                 | 0.55 M |    2.2 |                  7,070 |                     4,310 |             9 min |
-//! | `MelodyRnn` 2 × 256 (`small`)       | 1.07 M |    4.3 |                  3,010 |                     2,030 |            22 min |
-//! | `MelodyRnn` 2 × 320 (`medium`)      | 1.57 M |    6.3 |                  2,560 |                     1,870 |            26 min |
-//! | `MelodyRnn` 1 × 384                 | 0.99 M |    4.0 |                  4,110 |                     2,900 |            16 min |
-//! | `MelodyRnn` 2 × 384                 | 2.17 M |    8.7 |                  1,610 |                     1,160 |            41 min |
-//! | `MotifTransformer` d 128 (`small`)  | 0.84 M |    3.4 |                  2,510 |                     2,140 |            27 min |
-//! | `MotifTransformer` d 160 (`medium`) | 1.29 M |    5.2 |                  1,910 |                     1,960 |            35 min |
-//! | `MotifTransformer` d 192            | 1.85 M |    7.4 |                  1,680 |                     1,600 |            40 min |
-//!
-//! Hence [`TrainBackend`] is `Autodiff<Flex>`, and the presets [`MelodyRnnConfig::small`],
-//! [`MelodyRnnConfig::medium`], [`MotifTransformerConfig::small`] and
-//! [`MotifTransformerConfig::medium`] all train on 3–5 M tokens in under an hour and save under
-//! 8 MB. Cached decoding on Flex (prompt of 32, then single steps, greedy with a read-back per
-//! step): `MelodyRnn` small ~7,800 tokens/s for one sequence, ~11,600 for four;
-//! `MotifTransformer` small ~4,000 and ~7,000 with [`KvLayout::Concat`] (the default; see
-//! [`KvLayout`] for why not preallocated).
+//! [`ModelSource`] names a model (the embedded defaults or a weights file) and
+//! [`AnyModel::load`] loads it; a config that cannot work (a head count that does not
+//! divide the width, a zero size) is a typed [`WeightsError`], never a panic.
 
 pub mod backend;
+pub mod decode;
 pub mod error;
+#[cfg(feature = "wgpu")]
+pub mod gpu_sampling;
+pub mod host;
 pub mod language_model;
 pub mod lstm;
 pub mod rnn;
 pub mod sampling;
+pub mod source;
 pub mod transformer;
 pub mod weights;
 
-pub use backend::{
-    BackendChoice, CpuBackend, CpuDevice, GpuBackend, GpuTrainBackend, ResolvedBackend, SharedWgpu,
-    TrainBackend, TrainDevice, probe_wgpu,
-};
+pub use backend::{BackendChoice, CpuBackend, CpuDevice, ResolvedBackend, probe_wgpu};
+#[cfg(feature = "wgpu")]
+pub use backend::{GpuBackend, SharedWgpu};
+pub use decode::{BurnDecoder, TokenDecoder};
 pub use error::ModelError;
-pub use language_model::{LanguageModel, next_token_loss, token_tensor, train_step};
+pub use host::{HostCache, HostTransformer};
+pub use language_model::{LanguageModel, next_token_loss, token_tensor};
 pub use lstm::{FusedLstm, FusedLstmConfig, LstmState};
 pub use rnn::{MelodyRnn, MelodyRnnConfig, RnnState};
 pub use sampling::{Sampler, Sampling, SamplingError};
+pub use source::{AnyModel, ModelSource};
 pub use transformer::{KvCache, KvLayout, MotifTransformer, MotifTransformerConfig};
 pub use weights::{ModelConfig, WeightsError};

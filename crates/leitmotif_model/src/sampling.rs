@@ -96,6 +96,35 @@ impl Sampler {
         logits: &[f32],
         allowed: Option<&[bool]>,
     ) -> Result<usize, SamplingError> {
+        // The generator is advanced only when a draw happens (not for arg-max, not on errors).
+        let rng = &mut self.rng;
+        Self::pick(self.sampling, logits, allowed, || rng.random::<f64>())
+    }
+
+    /// Picks a token id exactly as [`Sampler::sample`] does, but draws with the given uniform
+    /// `u` (in `[0, 1)`) instead of the sampler's own generator, which is left untouched.
+    ///
+    /// For reproducing a draw elsewhere (the GPU sampler is checked against this).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sampler::sample`].
+    pub fn sample_with_uniform(
+        &self,
+        logits: &[f32],
+        allowed: Option<&[bool]>,
+        u: f64,
+    ) -> Result<usize, SamplingError> {
+        Self::pick(self.sampling, logits, allowed, || u)
+    }
+
+    /// [`Sampler::sample`]'s body; `uniform` is called once, only when a draw happens.
+    fn pick(
+        sampling: Sampling,
+        logits: &[f32],
+        allowed: Option<&[bool]>,
+        uniform: impl FnOnce() -> f64,
+    ) -> Result<usize, SamplingError> {
         if logits.is_empty() {
             return Err(SamplingError::EmptyLogits);
         }
@@ -122,7 +151,7 @@ impl Sampler {
         }
         // Most likely first; ties by lower id.
         candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        match self.sampling {
+        match sampling {
             Sampling::ArgMax => Ok(candidates[0].0),
             Sampling::TopK { k, temperature } => {
                 if k == 0 {
@@ -130,7 +159,7 @@ impl Sampler {
                 }
                 candidates.truncate(k);
                 let weights = softmax(&candidates, temperature)?;
-                Ok(self.draw(&candidates, &weights))
+                Ok(draw(&candidates, &weights, uniform()))
             }
             Sampling::TopP { p, temperature } => {
                 if !(p > 0.0 && p <= 1.0) {
@@ -145,24 +174,24 @@ impl Sampler {
                         mass >= f64::from(p)
                     })
                     .map_or(weights.len(), |last| last + 1);
-                Ok(self.draw(&candidates[..keep], &weights[..keep]))
+                Ok(draw(&candidates[..keep], &weights[..keep], uniform()))
             }
         }
     }
+}
 
-    /// Draws an index in proportion to `weights` (which need not sum to one).
-    fn draw(&mut self, candidates: &[(usize, f32)], weights: &[f64]) -> usize {
-        let total: f64 = weights.iter().sum();
-        let mut target = self.rng.random::<f64>() * total;
-        for (&(index, _), &weight) in candidates.iter().zip(weights) {
-            if target < weight {
-                return index;
-            }
-            target -= weight;
+/// Draws an index in proportion to `weights` (which need not sum to one) with the uniform `u`.
+fn draw(candidates: &[(usize, f32)], weights: &[f64], u: f64) -> usize {
+    let total: f64 = weights.iter().sum();
+    let mut target = u * total;
+    for (&(index, _), &weight) in candidates.iter().zip(weights) {
+        if target < weight {
+            return index;
         }
-        // Rounding left the target past the end: the last candidate.
-        candidates[candidates.len() - 1].0
+        target -= weight;
     }
+    // Rounding left the target past the end: the last candidate.
+    candidates[candidates.len() - 1].0
 }
 
 /// Probabilities of sorted candidates at a temperature, computed in f64.

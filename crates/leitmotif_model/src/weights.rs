@@ -24,6 +24,31 @@ pub trait ModelConfig: Config {
 
     /// Builds the model with freshly initialised weights.
     fn init_model<B: Backend>(&self, device: &B::Device) -> Self::Model<B>;
+
+    /// Checks that a model can be built from this config: every size above zero and within
+    /// reason, shapes that fit together.
+    ///
+    /// # Errors
+    /// The first problem, naming the field.
+    fn check(&self) -> Result<(), String>;
+}
+
+/// The largest size any one field of a config may ask for: far above any music model, far
+/// below what would exhaust memory while building it.
+const MAX_DIM: usize = 1 << 16;
+
+fn check_size(name: &str, value: usize) -> Result<(), String> {
+    if value == 0 || value > MAX_DIM {
+        return Err(format!("{name} must be in 1..={MAX_DIM}, not {value}"));
+    }
+    Ok(())
+}
+
+fn check_dropout(value: f64) -> Result<(), String> {
+    if !(0.0..1.0).contains(&value) {
+        return Err(format!("dropout must be in [0, 1), not {value}"));
+    }
+    Ok(())
 }
 
 impl ModelConfig for MelodyRnnConfig {
@@ -32,6 +57,21 @@ impl ModelConfig for MelodyRnnConfig {
     fn init_model<B: Backend>(&self, device: &B::Device) -> MelodyRnn<B> {
         self.init(device)
     }
+
+    fn check(&self) -> Result<(), String> {
+        check_size("vocab_size", self.vocab_size)?;
+        check_size("d_embed", self.d_embed)?;
+        check_size("d_hidden", self.d_hidden)?;
+        check_size("n_layers", self.n_layers)?;
+        check_dropout(self.dropout)?;
+        if !self.forget_bias.is_finite() {
+            return Err(format!(
+                "forget_bias must be finite, not {}",
+                self.forget_bias
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl ModelConfig for MotifTransformerConfig {
@@ -39,6 +79,36 @@ impl ModelConfig for MotifTransformerConfig {
 
     fn init_model<B: Backend>(&self, device: &B::Device) -> MotifTransformer<B> {
         self.init(device)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check_size("vocab_size", self.vocab_size)?;
+        check_size("d_model", self.d_model)?;
+        check_size("n_layers", self.n_layers)?;
+        check_size("n_heads", self.n_heads)?;
+        check_size("mlp_ratio", self.mlp_ratio)?;
+        check_size("max_seq_len", self.max_seq_len)?;
+        if !self.d_model.is_multiple_of(2 * self.n_heads) {
+            return Err(format!(
+                "d_model ({}) must be a multiple of 2 × n_heads ({}): each head's rotary \
+                 embedding turns pairs of dimensions",
+                self.d_model, self.n_heads
+            ));
+        }
+        check_dropout(self.dropout)?;
+        if !(self.rope_theta.is_finite() && self.rope_theta > 1.0) {
+            return Err(format!(
+                "rope_theta must be finite and above 1, not {}",
+                self.rope_theta
+            ));
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps > 0.0) {
+            return Err(format!(
+                "norm_eps must be finite and above 0, not {}",
+                self.norm_eps
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -67,6 +137,9 @@ pub enum WeightsError {
     /// The config JSON does not parse as this model's config.
     #[error("invalid model config")]
     Config(#[source] serde_json::Error),
+    /// The config parses but describes a model that cannot be built.
+    #[error("invalid model config: {0}")]
+    InvalidConfig(String),
     /// The weights are not a readable burnpack (wrong format, truncated, corrupt).
     #[error("weights are not a valid burnpack file")]
     Corrupt(#[source] BurnpackError),
@@ -108,7 +181,8 @@ pub fn save<B: Backend, C: ModelConfig>(
 ///
 /// # Errors
 ///
-/// [`WeightsError::Read`] for a missing file, [`WeightsError::Config`] for a bad config,
+/// [`WeightsError::Read`] for a missing file, [`WeightsError::Config`] for a config that
+/// does not parse, [`WeightsError::InvalidConfig`] for one that cannot build a model,
 /// [`WeightsError::Corrupt`] for unreadable weights, [`WeightsError::Mismatch`] when the weights
 /// do not fit the config.
 pub fn load<B: Backend, C: ModelConfig>(
@@ -182,6 +256,7 @@ fn load_store<B: Backend, C: ModelConfig>(
     device: &B::Device,
 ) -> Result<(C, C::Model<B>), WeightsError> {
     let config: C = serde_json::from_slice(config_json).map_err(WeightsError::Config)?;
+    config.check().map_err(WeightsError::InvalidConfig)?;
     let mut model = config.init_model::<B>(device);
     // Let burn report every problem, then sort them into corrupt data and mismatches.
     let mut store = store.validate(false).allow_partial(true);

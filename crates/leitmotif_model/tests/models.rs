@@ -1,13 +1,11 @@
 //! Both models on the CPU backends: output shapes, cached decoding against the full forward
-//! pass, decoding-state errors, and overfitting one small batch.
+//! pass and decoding-state errors. (Training steps are tested in `leitmotif_train`.)
 
-use burn::module::AutodiffModule;
-use burn::optim::AdamConfig;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use leitmotif_model::{
     CpuBackend, KvCache, KvLayout, LanguageModel, MelodyRnnConfig, ModelError,
-    MotifTransformerConfig, RnnState, TrainBackend, train_step,
+    MotifTransformerConfig, RnnState,
 };
 
 type B = CpuBackend;
@@ -146,48 +144,6 @@ fn decoding_state_errors() {
     );
     state.reset();
     assert!(rnn.step(Tensor::zeros([1], &device), &mut state).is_ok());
-}
-
-/// Runs 60 Adam steps on one batch and checks the loss more than halves.
-fn assert_overfits<Bk, M>(model: M, learning_rate: f64)
-where
-    Bk: AutodiffBackend,
-    M: LanguageModel<Bk> + AutodiffModule<Bk>,
-{
-    let batch = tokens::<Bk>(4, 17, 11);
-    let mut optimizer = AdamConfig::new().init::<Bk, M>();
-    let mut model = model;
-    let mut losses = Vec::new();
-    for _ in 0..60 {
-        let loss;
-        (model, loss) = train_step(model, &mut optimizer, batch.clone(), learning_rate, None);
-        losses.push(loss);
-    }
-    let (first, last) = (losses[0], losses[losses.len() - 1]);
-    assert!(
-        last < 0.5 * first,
-        "loss went from {first} to {last}: {losses:?}"
-    );
-}
-
-#[test]
-fn rnn_overfits_one_batch() {
-    let device = Default::default();
-    TrainBackend::seed(&device, 1);
-    let model = MelodyRnnConfig::tiny(VOCAB)
-        .with_dropout(0.0)
-        .init::<TrainBackend>(&device);
-    assert_overfits(model, 1e-2);
-}
-
-#[test]
-fn transformer_overfits_one_batch() {
-    let device = Default::default();
-    TrainBackend::seed(&device, 1);
-    let model = MotifTransformerConfig::tiny(VOCAB)
-        .with_dropout(0.0)
-        .init::<TrainBackend>(&device);
-    assert_overfits(model, 3e-3);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! the intensity, and stingers. It knows no game engine.
 //!
 //! ```
-//! use leitmotif_compose::{MoodTable, Transition};
+//! use leitmotif_request::{MoodTable, Transition};
 //! use leitmotif_director::{Director, DirectorSettings};
 //! use leitmotif_player::{MusicOutput, PlayerSettings};
 //! use leitmotif_score::{Note, Role, Score, Track};

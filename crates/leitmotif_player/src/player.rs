@@ -962,8 +962,8 @@ impl Player {
 mod tests {
     use std::collections::BTreeMap;
 
-    use leitmotif_compose::MoodTable;
     use leitmotif_director::DirectorSettings;
+    use leitmotif_request::MoodTable;
 
     use super::*;
 

@@ -37,9 +37,9 @@ pub enum TrainError {
         /// The step.
         step: usize,
     },
-    /// Sampling failed.
+    /// Sampling through the composer's decoder failed.
     #[error(transparent)]
-    Sampling(#[from] leitmotif_model::SamplingError),
+    Compose(#[from] leitmotif_compose::ComposeError),
     /// A generated sequence did not decode.
     #[error(transparent)]
     Decode(#[from] leitmotif_tokens::DecodeError),

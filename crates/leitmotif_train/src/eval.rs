@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use leitmotif_model::{LanguageModel, Sampling};
+use leitmotif_compose::{BarPlan, SamplingSettings, sample_bars};
+use leitmotif_model::{BurnDecoder, LanguageModel};
 use leitmotif_score::theory::Key;
 use leitmotif_tokens::controls::estimated_key;
 use leitmotif_tokens::ngram::KneserNey;
@@ -16,7 +17,6 @@ use leitmotif_tokens::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::generate::{Plan, generate};
 
 /// The n-gram baseline's order.
 pub const NGRAM_ORDER: usize = 5;
@@ -148,25 +148,32 @@ pub fn neutral_bar() -> BarControls {
 /// [`TrainError`] if generation or decoding fails.
 pub fn control_accuracy<B: Backend, M: LanguageModel<B>>(
     model: &M,
+    context: usize,
     trials: ControlTrials,
     seed: u64,
-) -> Result<BTreeMap<String, f64>, TrainError> {
-    let sampling = Sampling::TopP {
-        p: 0.95,
+) -> Result<BTreeMap<String, f64>, TrainError>
+where
+    M::State: Clone,
+{
+    let sampling = SamplingSettings {
         temperature: 1.0,
+        top_k: None,
+        top_p: Some(0.95),
     };
     let mut out = BTreeMap::new();
     let mut next_seed = seed;
+    let decoder = BurnDecoder::on_model_device(model);
     // Generates a melody whose every bar asks for `bar`, and returns it decoded.
     let mut run = |bar: BarControls| -> Result<leitmotif_score::Score, TrainError> {
-        let plan = Plan {
+        let plan = BarPlan {
             style: Style::Folk,
             tempo: tempo_bucket(120.0),
             bars: vec![bar; trials.bars],
             layers: vec![Layer::Melody],
         };
         next_seed = next_seed.wrapping_add(1);
-        let ids = generate(model, &plan, sampling, next_seed)?;
+        let tokens = sample_bars(&decoder, context, &plan, sampling, next_seed)?;
+        let ids: Vec<u32> = tokens.iter().filter_map(|t| t.id()).collect();
         Ok(decode(&ids)?.score)
     };
     let scalar: [(&str, u8, Getter, Setter); 3] = [

@@ -12,9 +12,7 @@ use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
 use leitmotif_model::weights::{self, ModelConfig};
-use leitmotif_model::{
-    LanguageModel, TrainBackend, TrainDevice, next_token_loss, token_tensor, train_step,
-};
+use leitmotif_model::{LanguageModel, next_token_loss, token_tensor};
 use leitmotif_tokens::{Corpus, Split, VOCAB_SIZE};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -22,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Batcher, pad_id, validation_windows};
 use crate::error::TrainError;
+use crate::step::{TrainBackend, TrainDevice, train_step};
 
 /// What a training run is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

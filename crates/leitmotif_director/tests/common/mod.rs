@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use leitmotif_compose::{Composition, LayerReport, MoodTable, Request, Source, Task};
 use leitmotif_director::{Director, DirectorEvent, DirectorSettings, Job};
+use leitmotif_request::{Composition, LayerReport, MoodTable, Request, Source, Task};
 use leitmotif_score::theory::{PitchClass, Scale};
 use leitmotif_score::time::{BarMap, Meter};
 use leitmotif_score::{KeySignatureChange, Note, Score, TempoChange, TimeSignatureChange, Track};

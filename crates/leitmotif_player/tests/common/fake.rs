@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use leitmotif_compose::{Composition, LayerReport, Request, Source, Task};
+use leitmotif_request::{Composition, LayerReport, Request, Source, Task};
 use leitmotif_score::theory::{Mode, PitchClass, Scale};
 use leitmotif_score::time::{BarMap, Meter};
 use leitmotif_score::{KeySignatureChange, Note, Score, TempoChange, TimeSignatureChange, Track};

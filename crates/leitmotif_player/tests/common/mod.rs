@@ -5,9 +5,9 @@
 
 pub mod fake;
 
-use leitmotif_compose::MoodTable;
 use leitmotif_director::{Director, DirectorEvent, DirectorSettings, Job};
 use leitmotif_player::{MusicOutput, Player, PlayerSettings};
+use leitmotif_request::MoodTable;
 
 /// Frames per second of the simulated game.
 pub const FPS: f64 = 50.0;

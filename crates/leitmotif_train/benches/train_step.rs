@@ -1,7 +1,7 @@
 //! Measures training throughput (forward + backward + Adam step) of both models on
 //! `Autodiff<Flex>` and `Autodiff<NdArray>`, and cached decoding throughput on Flex.
 //!
-//! Run in release: `cargo bench -p leitmotif_model --bench train_step [-- FILTER...]`, where a
+//! Run in release: `cargo bench -p leitmotif_train --bench train_step [-- FILTER...]`, where a
 //! case runs if its name contains any FILTER (e.g. `train`, `decode`, `rnn`, `ndarray`).
 //! `LEITMOTIF_BENCH_STEPS` sets the timed training steps per case (default 3).
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
@@ -16,8 +16,9 @@ use burn::tensor::{Distribution, Int, Tensor};
 use leitmotif_model::weights::{ModelConfig, to_bytes};
 use leitmotif_model::{
     KvCache, KvLayout, LanguageModel, MelodyRnnConfig, MotifTransformerConfig, RnnState,
-    next_token_loss, train_step,
+    next_token_loss,
 };
+use leitmotif_train::train_step;
 
 const VOCAB: usize = 400;
 const BATCH: usize = 16;

@@ -4,7 +4,7 @@
 //! back in [`PromptControls::unused`].
 //!
 //! ```
-//! use leitmotif_compose::{MoodTable, parse_prompt};
+//! use leitmotif_request::{MoodTable, parse_prompt};
 //!
 //! let moods = MoodTable::default_table()?;
 //! let controls = parse_prompt("tense dungeon chase in D minor, 150 bpm", &moods);
@@ -12,7 +12,7 @@
 //! assert_eq!(controls.tempo_bpm, Some(150.0));
 //! assert_eq!(controls.moods, ["tense", "eerie"]);
 //! assert!(controls.unused.is_empty());
-//! # Ok::<(), leitmotif_compose::MoodError>(())
+//! # Ok::<(), leitmotif_request::MoodError>(())
 //! ```
 
 use std::collections::BTreeMap;

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::weights::{self, WeightsError};
+use crate::{MelodyRnn, MelodyRnnConfig, MotifTransformer, MotifTransformerConfig};
 use burn::tensor::backend::Backend;
-use leitmotif_model::weights::{self, WeightsError};
-use leitmotif_model::{MelodyRnn, MelodyRnnConfig, MotifTransformer, MotifTransformerConfig};
 use leitmotif_tokens::fnv::Fnv1a;
 
 /// The default `MelodyRnn`'s weights (burnpack), trained by `leitmotif train` on the

@@ -13,7 +13,7 @@ use leitmotif_score::time::{BarMap, Meter};
 use leitmotif_score::{MelodyDocument, Score};
 use leitmotif_tokens::Layer;
 
-use crate::error::ComposeError;
+use crate::error::RequestError;
 
 /// Where a layer's notes came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,10 +198,10 @@ impl Composition {
     /// Fails with the first violation, if any.
     ///
     /// # Errors
-    /// [`ComposeError::Constraint`].
-    pub fn verify(&self) -> Result<(), ComposeError> {
+    /// [`RequestError::Constraint`].
+    pub fn verify(&self) -> Result<(), RequestError> {
         match self.violations().into_iter().next() {
-            Some(v) => Err(ComposeError::Constraint(v)),
+            Some(v) => Err(RequestError::Constraint(v)),
             None => Ok(()),
         }
     }

@@ -8,7 +8,7 @@ use leitmotif_score::{Role, Score};
 use leitmotif_tokens::vocab::{DENSITY_BUCKETS, METERS, meter_index};
 use leitmotif_tokens::{Layer, Style};
 
-use crate::error::ComposeError;
+use crate::error::RequestError;
 use crate::moods::MoodTable;
 use crate::prompt::{PromptControls, parse_prompt};
 
@@ -179,7 +179,7 @@ pub struct Request {
     pub ranges: LayerRanges,
     /// Which layers the model writes; `None` asks the model (the melody always, another
     /// layer when the model was trained for it in this style, see
-    /// [`MODEL_LAYER_SHARE`](crate::MODEL_LAYER_SHARE)); the arranger writes the rest.
+    /// `leitmotif_compose::MODEL_LAYER_SHARE`); the arranger writes the rest.
     pub model_layers: Option<Vec<Layer>>,
 }
 
@@ -280,9 +280,9 @@ impl Request {
     /// Checks every parameter's range.
     ///
     /// # Errors
-    /// [`ComposeError::Request`] naming the first bad parameter.
-    pub fn validate(&self) -> Result<(), ComposeError> {
-        let bad = |message: String| Err(ComposeError::Request(message));
+    /// [`RequestError::Invalid`] naming the first bad parameter.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        let bad = |message: String| Err(RequestError::Invalid(message));
         if !matches!(self.task, Task::Infill { .. }) && !(1..=MAX_BARS).contains(&self.bars) {
             return bad(format!("bars must be 1..={MAX_BARS}, not {}", self.bars));
         }

@@ -1,0 +1,100 @@
+//! [`TokenDecoder`]: what a constrained decoder needs from a model, whichever way it runs:
+//! feed tokens, get the next token's logits on the host.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::error::ModelError;
+use crate::host::{HostCache, HostTransformer};
+use crate::language_model::LanguageModel;
+
+/// A model that decodes one sequence on the host's terms.
+pub trait TokenDecoder {
+    /// The decoding state (a KV cache or a recurrent state); cloning it forks the sequence.
+    type State: Clone;
+
+    /// A fresh, empty state.
+    fn new_state(&self) -> Self::State;
+
+    /// Feeds `tokens` (one sequence) after what `state` holds and writes the logits for the
+    /// token after them into `logits`.
+    ///
+    /// # Errors
+    /// [`ModelError`] for an empty slice or an id out of range.
+    fn feed(
+        &self,
+        state: &mut Self::State,
+        tokens: &[u32],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError>;
+}
+
+impl TokenDecoder for HostTransformer {
+    type State = HostCache;
+
+    fn new_state(&self) -> HostCache {
+        HostCache::new()
+    }
+
+    fn feed(
+        &self,
+        state: &mut HostCache,
+        tokens: &[u32],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        self.forward(tokens, 1, state, logits)
+    }
+}
+
+/// A burn [`LanguageModel`] on a device, as a [`TokenDecoder`]: every call reads the logits
+/// back from the device.
+#[derive(Debug)]
+pub struct BurnDecoder<'m, B: Backend, M> {
+    model: &'m M,
+    device: B::Device,
+}
+
+impl<'m, B: Backend, M: LanguageModel<B>> BurnDecoder<'m, B, M> {
+    /// Decodes with `model` on `device`.
+    pub fn new(model: &'m M, device: B::Device) -> Self {
+        Self { model, device }
+    }
+
+    /// Decodes with `model` on the device its weights are on.
+    pub fn on_model_device(model: &'m M) -> Self {
+        let device = model.devices().first().cloned().unwrap_or_default();
+        Self { model, device }
+    }
+}
+
+impl<B: Backend, M: LanguageModel<B>> TokenDecoder for BurnDecoder<'_, B, M>
+where
+    M::State: Clone,
+{
+    type State = M::State;
+
+    fn new_state(&self) -> M::State {
+        self.model.new_state()
+    }
+
+    fn feed(
+        &self,
+        state: &mut M::State,
+        tokens: &[u32],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            return Err(ModelError::Empty);
+        }
+        let ids: Vec<i64> = tokens.iter().map(|&t| i64::from(t)).collect();
+        let tensor =
+            Tensor::<B, 2, Int>::from_ints(TensorData::new(ids, [1, tokens.len()]), &self.device);
+        let out = self.model.prefill(tensor, state)?;
+        *logits = out
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .map_err(|_| ModelError::Empty)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,36 @@
+//! What Leitmotif's composer is asked for and what it gives back, with no model attached.
+//!
+//! - [`Request`]: a new phrase, a continuation or an infill, with its key, tempo, meter, bar
+//!   count, per-bar controls ([`Curve`]), layers, ranges, sampling and seed;
+//! - [`MoodTable`] / [`Mood`]: the editable RON table of game moods and the words of text
+//!   prompts, with each mood's [`Transition`];
+//! - [`parse_prompt`]: "tense dungeon chase in D minor, 150 bpm" to controls, reporting every
+//!   word it did not use;
+//! - [`Composition`]: a finished phrase with everything that reproduces it.
+//!
+//! The composer (`leitmotif_compose`) turns requests into compositions with a model; the
+//! director (`leitmotif_director`) builds requests from game state and places compositions
+//! on the game's clock with this crate alone, so neither a game's logic nor its tests build
+//! the models.
+//!
+//! ```
+//! use leitmotif_request::{MoodTable, Request};
+//!
+//! let moods = MoodTable::default_table()?;
+//! let (request, parsed) = Request::from_prompt("tense dungeon chase in D minor, 150 bpm", &moods);
+//! assert!(parsed.unused.is_empty());
+//! request.validate()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod composition;
+mod error;
+pub mod moods;
+pub mod prompt;
+pub mod request;
+
+pub use composition::{Composition, LayerReport, Source};
+pub use error::RequestError;
+pub use moods::{Mood, MoodError, MoodTable, Transition};
+pub use prompt::{PromptControls, parse_prompt};
+pub use request::{Curve, LayerRanges, Request, SamplingSettings, Task};
