@@ -313,25 +313,12 @@ fn measure_model<B: Backend, M: LanguageModel<B>>(
         }
         Ok(started.elapsed())
     };
-    // Warm up (allocator, kernels, autotuning), then the best of `runs`.
-    prefill(1)?;
-    decode(1)?;
-    let best = |f: &dyn Fn() -> Result<Duration, CliError>| -> Result<f64, CliError> {
-        let mut best = Duration::MAX;
-        for _ in 0..args.runs {
-            best = best.min(f()?);
-        }
-        Ok(best.as_secs_f64().max(1e-9))
-    };
-    let prefill_s = best(&|| prefill(1).map(|(_, _, t)| t))?;
-    let decode_s = best(&|| decode(1))?;
-    decode(4)?;
-    let decode4_s = best(&|| decode(4))?;
-    Ok(Speeds {
-        prefill: prompt.len() as f64 / prefill_s,
-        decode: args.decode as f64 / decode_s,
-        decode4: (4 * args.decode) as f64 / decode4_s,
-    })
+    time_speeds(
+        prompt.len(),
+        args,
+        &|batch| prefill(batch).map(|(_, _, t)| t),
+        &decode,
+    )
 }
 
 /// As [`measure_model`], on the host decoding path.
@@ -369,8 +356,25 @@ fn measure_host(
         }
         Ok(started.elapsed())
     };
+    time_speeds(
+        prompt.len(),
+        args,
+        &|batch| prefill(batch).map(|(_, _, t)| t),
+        &decode,
+    )
+}
+
+/// Warms up (allocator, kernels, autotuning), then takes the best of `runs` of a prefill at
+/// batch 1 and of decoding at batches 1 and 4.
+fn time_speeds(
+    prompt: usize,
+    args: &BenchArgs,
+    prefill: &dyn Fn(usize) -> Result<Duration, CliError>,
+    decode: &dyn Fn(usize) -> Result<Duration, CliError>,
+) -> Result<Speeds, CliError> {
     prefill(1)?;
     decode(1)?;
+    decode(4)?;
     let best = |f: &dyn Fn() -> Result<Duration, CliError>| -> Result<f64, CliError> {
         let mut best = Duration::MAX;
         for _ in 0..args.runs {
@@ -378,11 +382,11 @@ fn measure_host(
         }
         Ok(best.as_secs_f64().max(1e-9))
     };
-    let prefill_s = best(&|| prefill(1).map(|(_, _, t)| t))?;
+    let prefill_s = best(&|| prefill(1))?;
     let decode_s = best(&|| decode(1))?;
     let decode4_s = best(&|| decode(4))?;
     Ok(Speeds {
-        prefill: prompt.len() as f64 / prefill_s,
+        prefill: prompt as f64 / prefill_s,
         decode: args.decode as f64 / decode_s,
         decode4: (4 * args.decode) as f64 / decode4_s,
     })

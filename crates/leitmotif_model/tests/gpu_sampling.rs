@@ -13,7 +13,7 @@
 #![cfg(feature = "wgpu")]
 
 use burn::backend::Wgpu;
-use burn::backend::wgpu::{RuntimeOptions, WgpuDevice, WgpuSetup, init_device};
+use burn::backend::wgpu::WgpuDevice;
 use burn::tensor::{Tensor, TensorData};
 use leitmotif_model::gpu_sampling::{
     DeviceLogits, GpuSampler, GpuSamplingError, RowRequest, pack_mask,
@@ -561,42 +561,14 @@ fn bad_requests_are_typed_errors() {
 
 /// A wgpu device registered with burn, with its handles for the sampler.
 fn burn_gpu() -> Option<(WgpuDevice, wgpu::Device, wgpu::Queue)> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-    let adapter =
-        futures_lite::future::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-            power_preference: wgpu::PowerPreference::default(),
-            force_fallback_adapter: false,
-            compatible_surface: None,
-        }));
-    let Ok(adapter) = adapter else {
+    // Opened as burn opens its own devices: with the adapter's features and limits (burn
+    // picks kernels by them; 64-bit integers, for one).
+    let Some(shared) = leitmotif_model::SharedWgpu::open(true) else {
         eprintln!("no wgpu adapter: GPU sampling test skipped");
         return None;
     };
-    // What cubecl requests for devices it opens itself: it chooses kernels by the adapter's
-    // features (64-bit integers, for one), so a device without them fails some burn ops.
-    let (device, queue) = futures_lite::future::block_on(
-        adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("gpu sampling test (burn)"),
-            required_features: adapter
-                .features()
-                .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-            required_limits: adapter.limits(),
-            ..Default::default()
-        }),
-    )
-    .expect("the adapter gives a device");
-    let backend = adapter.get_info().backend;
-    let burn_device = init_device(
-        WgpuSetup {
-            instance,
-            adapter,
-            device: device.clone(),
-            queue: queue.clone(),
-            backend,
-        },
-        RuntimeOptions::default(),
-    );
-    Some((burn_device, device, queue))
+    let (device, queue) = (shared.device.clone(), shared.queue.clone());
+    Some((shared.into_burn_device(), device, queue))
 }
 
 #[test]
