@@ -13,6 +13,7 @@ use clap::Args;
 use leitmotif_compose::{Composer, Curve, Request};
 use leitmotif_model::{
     AnyModel, BackendChoice, CpuBackend, HostCache, HostTransformer, LanguageModel, ModelSource,
+    token_tensor,
 };
 use leitmotif_tokens::{Layer, Style, encode_ids};
 use serde::Serialize;
@@ -284,16 +285,9 @@ fn measure_model<B: Backend, M: LanguageModel<B>>(
     args: &BenchArgs,
 ) -> Result<Speeds, CliError> {
     let prefill = |batch: usize| -> Result<(M::State, Vec<u32>, Duration), CliError> {
-        let ids: Vec<i64> = prompt
-            .iter()
-            .cycle()
-            .take(prompt.len() * batch)
-            .map(|&i| i64::from(i))
-            .collect();
         let started = Instant::now();
         let mut state = model.new_state();
-        let tokens =
-            Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [batch, prompt.len()]), device);
+        let tokens = prompt_rows::<B>(prompt, batch, model.vocab_size(), device)?;
         let logits = model
             .prefill(tokens, &mut state)
             .map_err(leitmotif_compose::ComposeError::from)?;
@@ -304,8 +298,7 @@ fn measure_model<B: Backend, M: LanguageModel<B>>(
         let (mut state, mut next, _) = prefill(batch)?;
         let started = Instant::now();
         for _ in 0..args.decode {
-            let ids: Vec<i64> = next.iter().map(|&i| i64::from(i)).collect();
-            let tokens = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [batch]), device);
+            let tokens = step_tokens::<B>(&next, device);
             let logits = model
                 .step(tokens, &mut state)
                 .map_err(leitmotif_compose::ComposeError::from)?;
@@ -321,6 +314,23 @@ fn measure_model<B: Backend, M: LanguageModel<B>>(
     )
 }
 
+/// `batch` copies of the prompt as a `[batch, seq]` token tensor.
+fn prompt_rows<B: Backend>(
+    prompt: &[u32],
+    batch: usize,
+    vocab: usize,
+    device: &B::Device,
+) -> Result<Tensor<B, 2, Int>, CliError> {
+    Ok(token_tensor(&vec![prompt; batch], vocab, device)
+        .map_err(leitmotif_compose::ComposeError::from)?)
+}
+
+/// One token per sequence, `[batch]`, for a decoding step.
+fn step_tokens<B: Backend>(next: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
+    let ids: Vec<i64> = next.iter().map(|&i| i64::from(i)).collect();
+    Tensor::from_data(TensorData::new(ids, [next.len()]), device)
+}
+
 /// As [`measure_model`], on the host decoding path.
 fn measure_host(
     model: &HostTransformer,
@@ -329,12 +339,7 @@ fn measure_host(
 ) -> Result<Speeds, CliError> {
     let vocab = model.vocab_size();
     let prefill = |batch: usize| -> Result<(HostCache, Vec<u32>, Duration), CliError> {
-        let ids: Vec<u32> = prompt
-            .iter()
-            .copied()
-            .cycle()
-            .take(prompt.len() * batch)
-            .collect();
+        let ids = prompt.repeat(batch);
         let started = Instant::now();
         let mut cache = HostCache::new();
         let mut logits = Vec::new();
@@ -607,18 +612,9 @@ mod gpu {
                    batch: usize,
                    steps: usize|
          -> Result<(Duration, Duration), CliError> {
-            let ids: Vec<i64> = prompt
-                .iter()
-                .cycle()
-                .take(prompt.len() * batch)
-                .map(|&i| i64::from(i))
-                .collect();
             let started = Instant::now();
             let mut state = model.new_state();
-            let tokens = Tensor::<GpuBackend, 2, Int>::from_data(
-                TensorData::new(ids, [batch, prompt.len()]),
-                device,
-            );
+            let tokens = prompt_rows::<GpuBackend>(prompt, batch, model.vocab_size(), device)?;
             let logits = model
                 .prefill(tokens, &mut state)
                 .map_err(leitmotif_compose::ComposeError::from)?;
@@ -626,9 +622,7 @@ mod gpu {
             let prefill = started.elapsed();
             let started = Instant::now();
             for _ in 0..steps {
-                let ids: Vec<i64> = next.iter().map(|&i| i64::from(i)).collect();
-                let tokens =
-                    Tensor::<GpuBackend, 1, Int>::from_data(TensorData::new(ids, [batch]), device);
+                let tokens = step_tokens::<GpuBackend>(&next, device);
                 let logits = model
                     .step(tokens, &mut state)
                     .map_err(leitmotif_compose::ComposeError::from)?;

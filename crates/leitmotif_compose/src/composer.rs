@@ -5,6 +5,7 @@ use std::time::Instant;
 
 #[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
+use burn::tensor::backend::Backend;
 #[cfg(feature = "wgpu")]
 use leitmotif_model::GpuBackend;
 use leitmotif_model::backend::ResolvedBackend;
@@ -129,32 +130,33 @@ impl Composer {
             Loaded::Host(model) => run(request, &setup, &|| {
                 Session::new(model.as_ref(), model.max_seq_len())
             }),
-            Loaded::Cpu(model, device) => match model.as_ref() {
-                AnyModel::Rnn(m) => {
-                    let d = BurnDecoder::new(m, *device);
-                    run(request, &setup, &|| Session::new(&d, usize::MAX))
-                }
-                AnyModel::Transformer(m, context) => {
-                    let d = BurnDecoder::new(m, *device);
-                    run(request, &setup, &|| Session::new(&d, *context))
-                }
-            },
+            Loaded::Cpu(model, device) => run_burn(request, &setup, model, *device),
             #[cfg(feature = "wgpu")]
-            Loaded::Wgpu(model, device) => match model.as_ref() {
-                AnyModel::Rnn(m) => {
-                    let d = BurnDecoder::new(m, device.clone());
-                    run(request, &setup, &|| Session::new(&d, usize::MAX))
-                }
-                AnyModel::Transformer(m, context) => {
-                    let d = BurnDecoder::new(m, device.clone());
-                    run(request, &setup, &|| Session::new(&d, *context))
-                }
-            },
+            Loaded::Wgpu(model, device) => run_burn(request, &setup, model, device.clone()),
         }?;
         let mut composition = assemble(request, generated, &self.id, &self.backend)?;
         composition.elapsed = started.elapsed();
         composition.verify()?;
         Ok(composition)
+    }
+}
+
+/// [`run`] with a burn model of either kind on `device`.
+fn run_burn<B: Backend>(
+    request: &Request,
+    setup: &Setup,
+    model: &AnyModel<B>,
+    device: B::Device,
+) -> Result<Generated, ComposeError> {
+    match model {
+        AnyModel::Rnn(m) => {
+            let decoder = BurnDecoder::new(m, device);
+            run(request, setup, &|| Session::new(&decoder, usize::MAX))
+        }
+        AnyModel::Transformer(m, context) => {
+            let decoder = BurnDecoder::new(m, device);
+            run(request, setup, &|| Session::new(&decoder, *context))
+        }
     }
 }
 

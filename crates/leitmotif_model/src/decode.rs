@@ -2,11 +2,10 @@
 //! feed tokens, get the next token's logits on the host.
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::ModelError;
 use crate::host::{HostCache, HostTransformer};
-use crate::language_model::LanguageModel;
+use crate::language_model::{LanguageModel, token_tensor};
 
 /// A model that decodes one sequence on the host's terms.
 pub trait TokenDecoder {
@@ -83,12 +82,7 @@ where
         tokens: &[u32],
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {
-        if tokens.is_empty() {
-            return Err(ModelError::Empty);
-        }
-        let ids: Vec<i64> = tokens.iter().map(|&t| i64::from(t)).collect();
-        let tensor =
-            Tensor::<B, 2, Int>::from_ints(TensorData::new(ids, [1, tokens.len()]), &self.device);
+        let tensor = token_tensor(&[tokens], self.model.vocab_size(), &self.device)?;
         let out = self.model.prefill(tensor, state)?;
         *logits = out
             .into_data()
