@@ -7,14 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
 use clap::Args;
 use leitmotif_compose::{Composer, Curve, Request};
-use leitmotif_model::{
-    AnyModel, BackendChoice, CpuBackend, HostCache, HostTransformer, LanguageModel, ModelSource,
-    token_tensor,
-};
+use leitmotif_model::{BackendChoice, BatchDecoder, HostModel, ModelSource};
 use leitmotif_tokens::{Layer, Style, encode_ids};
 use serde::Serialize;
 
@@ -118,19 +113,22 @@ pub fn bench(args: &BenchArgs) -> Result<(), CliError> {
         )));
     }
     if wanted("cpu") {
-        let device = Default::default();
-        let (model, id) = AnyModel::<CpuBackend>::load(&source, &device)
-            .map_err(leitmotif_compose::ComposeError::from)?;
-        // What the composer runs on the CPU: the transformer's host decoder, the LSTM on Flex.
-        let (speeds, name) = match &model {
-            AnyModel::Transformer(m, _) => (
-                measure_host(&HostTransformer::from_model(m), &prompt, args)?,
-                "cpu (host decoder)",
-            ),
-            AnyModel::Rnn(_) => (measure(&model, &device, &prompt, args)?, "cpu (Flex)"),
+        // What the composer runs on the CPU: the host decoding path.
+        let (model, id) =
+            HostModel::load(&source).map_err(leitmotif_compose::ComposeError::from)?;
+        let speeds = match &model {
+            HostModel::Transformer(m) => measure_host(m, &prompt, args)?,
+            HostModel::Rnn(m) => measure_host(m, &prompt, args)?,
         };
         let phrase = phrase_ms(&source, BackendChoice::Cpu, args.runs)?;
-        reports.push(report(name, &id, threads, speeds, torch, phrase));
+        reports.push(report(
+            "cpu (host decoder)",
+            &id,
+            threads,
+            speeds,
+            torch,
+            phrase,
+        ));
     }
     #[cfg(feature = "wgpu")]
     if wanted("wgpu") {
@@ -264,87 +262,21 @@ fn prompt_tokens(len: usize) -> Result<Vec<u32>, CliError> {
     Ok(ids.iter().copied().cycle().take(len).collect())
 }
 
-fn measure<B: Backend>(
-    model: &AnyModel<B>,
-    device: &B::Device,
-    prompt: &[u32],
-    args: &BenchArgs,
-) -> Result<Speeds, CliError> {
-    match model {
-        AnyModel::Rnn(m) => measure_model(m, device, prompt, args),
-        AnyModel::Transformer(m, _) => measure_model(m, device, prompt, args),
-    }
-}
-
-/// Best-of-`runs` prefill and greedy decoding, with every step's logits read back to the
-/// host and the next tokens chosen there, as a constrained decoder must.
-fn measure_model<B: Backend, M: LanguageModel<B>>(
+/// Best-of-`runs` prefill and greedy decoding on the host path, with the next tokens chosen
+/// from each step's logits as a constrained decoder must.
+fn measure_host<M: BatchDecoder>(
     model: &M,
-    device: &B::Device,
-    prompt: &[u32],
-    args: &BenchArgs,
-) -> Result<Speeds, CliError> {
-    let prefill = |batch: usize| -> Result<(M::State, Vec<u32>, Duration), CliError> {
-        let started = Instant::now();
-        let mut state = model.new_state();
-        let tokens = prompt_rows::<B>(prompt, batch, model.vocab_size(), device)?;
-        let logits = model
-            .prefill(tokens, &mut state)
-            .map_err(leitmotif_compose::ComposeError::from)?;
-        let next = argmax_rows(logits)?;
-        Ok((state, next, started.elapsed()))
-    };
-    let decode = |batch: usize| -> Result<Duration, CliError> {
-        let (mut state, mut next, _) = prefill(batch)?;
-        let started = Instant::now();
-        for _ in 0..args.decode {
-            let tokens = step_tokens::<B>(&next, device);
-            let logits = model
-                .step(tokens, &mut state)
-                .map_err(leitmotif_compose::ComposeError::from)?;
-            next = argmax_rows(logits)?;
-        }
-        Ok(started.elapsed())
-    };
-    time_speeds(
-        prompt.len(),
-        args,
-        &|batch| prefill(batch).map(|(_, _, t)| t),
-        &decode,
-    )
-}
-
-/// `batch` copies of the prompt as a `[batch, seq]` token tensor.
-fn prompt_rows<B: Backend>(
-    prompt: &[u32],
-    batch: usize,
-    vocab: usize,
-    device: &B::Device,
-) -> Result<Tensor<B, 2, Int>, CliError> {
-    Ok(token_tensor(&vec![prompt; batch], vocab, device)
-        .map_err(leitmotif_compose::ComposeError::from)?)
-}
-
-/// One token per sequence, `[batch]`, for a decoding step.
-fn step_tokens<B: Backend>(next: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
-    let ids: Vec<i64> = next.iter().map(|&i| i64::from(i)).collect();
-    Tensor::from_data(TensorData::new(ids, [next.len()]), device)
-}
-
-/// As [`measure_model`], on the host decoding path.
-fn measure_host(
-    model: &HostTransformer,
     prompt: &[u32],
     args: &BenchArgs,
 ) -> Result<Speeds, CliError> {
     let vocab = model.vocab_size();
-    let prefill = |batch: usize| -> Result<(HostCache, Vec<u32>, Duration), CliError> {
+    let prefill = |batch: usize| -> Result<(M::State, Vec<u32>, Duration), CliError> {
         let ids = prompt.repeat(batch);
         let started = Instant::now();
-        let mut cache = HostCache::new();
+        let mut cache = model.new_state();
         let mut logits = Vec::new();
         model
-            .forward(&ids, batch, &mut cache, &mut logits)
+            .feed_batch(&mut cache, &ids, batch, &mut logits)
             .map_err(leitmotif_compose::ComposeError::from)?;
         let next = argmax(&logits, vocab);
         Ok((cache, next, started.elapsed()))
@@ -355,7 +287,7 @@ fn measure_host(
         let started = Instant::now();
         for _ in 0..args.decode {
             model
-                .forward(&next, batch, &mut cache, &mut logits)
+                .feed_batch(&mut cache, &next, batch, &mut logits)
                 .map_err(leitmotif_compose::ComposeError::from)?;
             next = argmax(&logits, vocab);
         }
@@ -411,17 +343,6 @@ fn argmax(values: &[f32], vocab: usize) -> Vec<u32> {
             best as u32
         })
         .collect()
-}
-
-/// The likeliest id of each row of `[batch, vocab]` logits, read back to the host.
-fn argmax_rows<B: Backend>(logits: Tensor<B, 2>) -> Result<Vec<u32>, CliError> {
-    let [batch, vocab] = logits.dims();
-    let values: Vec<f32> = logits
-        .into_data()
-        .to_vec()
-        .map_err(|e| CliError::Usage(format!("logits: {e:?}")))?;
-    debug_assert_eq!(values.len(), batch * vocab);
-    Ok(argmax(&values, vocab))
 }
 
 /// Median wall time of composing an 8-bar phrase with four layers (after one warm-up).
@@ -519,8 +440,13 @@ fn peak_rss_mb() -> Option<f64> {
 /// kernel on the same device and queue, so only token ids come back each step.
 #[cfg(feature = "wgpu")]
 mod gpu {
+    use burn::tensor::backend::Backend;
+    use burn::tensor::{Int, Tensor, TensorData};
     use leitmotif_model::gpu_sampling::{GpuSampler, RowRequest};
-    use leitmotif_model::{GpuBackend, MelodyRnn, MotifTransformer, Sampling, SharedWgpu};
+    use leitmotif_model::{
+        AnyModel, GpuBackend, LanguageModel, MelodyRnn, MotifTransformer, Sampling, SharedWgpu,
+        token_tensor,
+    };
 
     use super::*;
 
@@ -654,5 +580,22 @@ mod gpu {
             decode: args.decode as f64 / decode.as_secs_f64().max(1e-9),
             decode4: (4 * args.decode) as f64 / decode4.as_secs_f64().max(1e-9),
         })
+    }
+
+    /// `batch` copies of the prompt as a `[batch, seq]` token tensor.
+    fn prompt_rows<B: Backend>(
+        prompt: &[u32],
+        batch: usize,
+        vocab: usize,
+        device: &B::Device,
+    ) -> Result<Tensor<B, 2, Int>, CliError> {
+        Ok(token_tensor(&vec![prompt; batch], vocab, device)
+            .map_err(leitmotif_compose::ComposeError::from)?)
+    }
+
+    /// One token per sequence, `[batch]`, for a decoding step.
+    fn step_tokens<B: Backend>(next: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
+        let ids: Vec<i64> = next.iter().map(|&i| i64::from(i)).collect();
+        Tensor::from_data(TensorData::new(ids, [next.len()]), device)
     }
 }

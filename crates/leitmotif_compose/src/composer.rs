@@ -5,13 +5,12 @@ use std::time::Instant;
 
 #[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
-use burn::tensor::backend::Backend;
 #[cfg(feature = "wgpu")]
-use leitmotif_model::GpuBackend;
+use burn::tensor::backend::Backend;
 use leitmotif_model::backend::ResolvedBackend;
-use leitmotif_model::{
-    AnyModel, BackendChoice, BurnDecoder, CpuBackend, CpuDevice, HostTransformer, ModelSource,
-};
+#[cfg(feature = "wgpu")]
+use leitmotif_model::{AnyModel, BurnDecoder, GpuBackend};
+use leitmotif_model::{BackendChoice, HostLstm, HostModel, HostTransformer, ModelSource};
 use leitmotif_tokens::vocab::duration_index;
 use leitmotif_tokens::{Layer, Token};
 
@@ -29,10 +28,10 @@ use crate::session::{Decoder, Session, log_prob, score};
 pub const MODEL_LAYER_SHARE: f64 = 0.2;
 
 enum Loaded {
-    /// The LSTM on burn's Flex.
-    Cpu(Box<AnyModel<CpuBackend>>, CpuDevice),
     /// The transformer on the CPU: its host decoding path (see `leitmotif_model::host`).
     Host(Box<HostTransformer>),
+    /// The LSTM on the CPU, on the host decoding path.
+    HostRnn(Box<HostLstm>),
     #[cfg(feature = "wgpu")]
     Wgpu(Box<AnyModel<GpuBackend>>, WgpuDevice),
 }
@@ -62,19 +61,15 @@ impl Composer {
     pub fn load(source: &ModelSource, choice: BackendChoice) -> Result<Self, ComposeError> {
         match choice.resolve()? {
             ResolvedBackend::Cpu => {
-                let device = CpuDevice::default();
-                let (model, id) = AnyModel::<CpuBackend>::load(source, &device)?;
-                let (model, backend) = match model {
-                    AnyModel::Transformer(m, _) => (
-                        Loaded::Host(Box::new(HostTransformer::from_model(&m))),
-                        "cpu (host decoder)",
-                    ),
-                    rnn => (Loaded::Cpu(Box::new(rnn), device), "cpu (Flex)"),
+                let (model, id) = HostModel::load(source)?;
+                let model = match model {
+                    HostModel::Transformer(m) => Loaded::Host(Box::new(m)),
+                    HostModel::Rnn(m) => Loaded::HostRnn(Box::new(m)),
                 };
                 Ok(Self {
                     model,
                     id,
-                    backend: backend.to_owned(),
+                    backend: "cpu (host decoder)".to_owned(),
                 })
             }
             #[cfg(not(feature = "wgpu"))]
@@ -130,7 +125,9 @@ impl Composer {
             Loaded::Host(model) => run(request, &setup, &|| {
                 Session::new(model.as_ref(), model.max_seq_len())
             }),
-            Loaded::Cpu(model, device) => run_burn(request, &setup, model, *device),
+            Loaded::HostRnn(model) => run(request, &setup, &|| {
+                Session::new(model.as_ref(), usize::MAX)
+            }),
             #[cfg(feature = "wgpu")]
             Loaded::Wgpu(model, device) => run_burn(request, &setup, model, device.clone()),
         }?;
@@ -142,6 +139,7 @@ impl Composer {
 }
 
 /// [`run`] with a burn model of either kind on `device`.
+#[cfg(feature = "wgpu")]
 fn run_burn<B: Backend>(
     request: &Request,
     setup: &Setup,

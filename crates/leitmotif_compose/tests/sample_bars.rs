@@ -45,7 +45,7 @@ fn untrained_models_still_write_valid_pieces_with_the_plan() {
     let device = Default::default();
     let rnn = MelodyRnnConfig::tiny(VOCAB_SIZE).init::<CpuBackend>(&device);
     let transformer = MotifTransformerConfig::tiny(VOCAB_SIZE).init::<CpuBackend>(&device);
-    let host = HostTransformer::from_model(&transformer);
+    let host = HostTransformer::from_model(&transformer).expect("host weights");
     for seed in 0..6 {
         let plan = plan(3 + usize::try_from(seed).unwrap_or(0) % 3);
         let sampling = SamplingSettings {
@@ -146,7 +146,7 @@ fn the_embedded_defaults_write_melodies_under_a_plan() {
                 3,
             ),
             AnyModel::Transformer(m, _) => {
-                let host = HostTransformer::from_model(m);
+                let host = HostTransformer::from_model(m).expect("host weights");
                 sample_bars(&host, context, &plan, top_p(0.9, 0.9), 3)
             }
         }

@@ -3,19 +3,23 @@
 //! The models are generic over burn's [`Backend`](burn::tensor::backend::Backend); this module
 //! names the concrete backends Leitmotif uses and picks one at run time:
 //!
-//! - [`CpuBackend`] (burn's pure-Rust `Flex`): the inference default and the test backend.
-//! - [`GpuBackend`] (burn's `Wgpu`): inference on a GPU (or on Mesa's lavapipe in CI).
+//! - the host path ([`HostModel`](crate::HostModel)): CPU inference, with no burn backend;
+//! - `CpuBackend` (burn's pure-Rust `Flex`, feature `flex`): training and the reference the
+//!   host path is tested against;
+//! - `GpuBackend` (burn's `Wgpu`, feature `wgpu`): inference on a GPU (or on Mesa's lavapipe
+//!   in CI).
 //!
 //! [`BackendChoice::resolve`] probes for a wgpu adapter without panicking.
 
-use burn::backend::Flex;
 #[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
 
-/// The CPU inference backend: burn's pure-Rust `Flex`.
-pub type CpuBackend = Flex;
+/// burn's CPU backend, pure-Rust `Flex`: training, and the reference for the host path.
+#[cfg(feature = "flex")]
+pub type CpuBackend = burn::backend::Flex;
 
 /// The device of [`CpuBackend`].
+#[cfg(feature = "flex")]
 pub type CpuDevice = burn::backend::flex::FlexDevice;
 
 /// The GPU inference backend: burn's `Wgpu` (Vulkan on Linux and Windows, Metal on macOS).
@@ -27,12 +31,13 @@ pub type GpuBackend = burn::backend::Wgpu;
 pub enum BackendChoice {
     /// A hardware wgpu adapter if one exists, else the CPU backend.
     ///
-    /// Software adapters (Mesa's lavapipe) are skipped: Flex is far faster on the same CPU.
+    /// Software adapters (Mesa's lavapipe) are skipped: the host path is far faster on the
+    /// same CPU.
     #[default]
     Auto,
     /// Any wgpu adapter, software ones included; an error if there is none.
     Wgpu,
-    /// The CPU backend ([`CpuBackend`]).
+    /// The CPU: the host decoding path.
     Cpu,
 }
 
@@ -200,7 +205,7 @@ impl SharedWgpu {
 pub enum ResolvedBackend {
     /// Use [`GpuBackend`] on [`WgpuAdapter::device`].
     Wgpu(WgpuAdapter),
-    /// Use [`CpuBackend`] on its default device.
+    /// Decode on the CPU (the host path).
     Cpu,
 }
 

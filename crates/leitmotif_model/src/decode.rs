@@ -4,7 +4,7 @@
 use burn::tensor::backend::Backend;
 
 use crate::error::ModelError;
-use crate::host::{HostCache, HostTransformer};
+use crate::host::{HostCache, HostLstm, HostLstmState, HostTransformer};
 use crate::language_model::{LanguageModel, token_tensor};
 
 /// A model that decodes one sequence on the host's terms.
@@ -28,6 +28,43 @@ pub trait TokenDecoder {
     ) -> Result<(), ModelError>;
 }
 
+/// A host model that decodes a batch of sequences in lock step: every matrix is read once
+/// per step for all rows.
+pub trait BatchDecoder: TokenDecoder {
+    /// Number of distinct token ids.
+    fn vocab_size(&self) -> usize;
+
+    /// Feeds `seq` tokens to each of `batch` sequences (`tokens` is `[batch, seq]`, row
+    /// major) and writes each sequence's next-token logits into `logits` (`[batch, vocab]`).
+    ///
+    /// # Errors
+    /// [`ModelError`] for an empty or ragged batch, an id out of range, or a state that
+    /// holds another batch size.
+    fn feed_batch(
+        &self,
+        state: &mut Self::State,
+        tokens: &[u32],
+        batch: usize,
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError>;
+}
+
+impl BatchDecoder for HostTransformer {
+    fn vocab_size(&self) -> usize {
+        HostTransformer::vocab_size(self)
+    }
+
+    fn feed_batch(
+        &self,
+        state: &mut HostCache,
+        tokens: &[u32],
+        batch: usize,
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        self.forward(tokens, batch, state, logits)
+    }
+}
+
 impl TokenDecoder for HostTransformer {
     type State = HostCache;
 
@@ -38,6 +75,39 @@ impl TokenDecoder for HostTransformer {
     fn feed(
         &self,
         state: &mut HostCache,
+        tokens: &[u32],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        self.forward(tokens, 1, state, logits)
+    }
+}
+
+impl BatchDecoder for HostLstm {
+    fn vocab_size(&self) -> usize {
+        HostLstm::vocab_size(self)
+    }
+
+    fn feed_batch(
+        &self,
+        state: &mut HostLstmState,
+        tokens: &[u32],
+        batch: usize,
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        self.forward(tokens, batch, state, logits)
+    }
+}
+
+impl TokenDecoder for HostLstm {
+    type State = HostLstmState;
+
+    fn new_state(&self) -> HostLstmState {
+        HostLstmState::new()
+    }
+
+    fn feed(
+        &self,
+        state: &mut HostLstmState,
         tokens: &[u32],
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {

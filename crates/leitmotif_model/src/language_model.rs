@@ -129,7 +129,7 @@ pub fn next_token_loss<B: Backend>(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
     use crate::backend::CpuBackend;

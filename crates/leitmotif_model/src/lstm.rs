@@ -168,7 +168,7 @@ impl<B: Backend> FusedLstm<B> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
     use crate::backend::CpuBackend;

@@ -1,7 +1,7 @@
 //! The shipped default models, embedded in the binary, and loading a model of either kind
 //! from a path.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::weights::{self, WeightsError};
 use crate::{MelodyRnn, MelodyRnnConfig, MotifTransformer, MotifTransformerConfig};
@@ -59,32 +59,25 @@ impl<B: Backend> AnyModel<B> {
     /// # Errors
     /// [`WeightsError`] for a missing, corrupt or mismatched weights or config file.
     pub fn load(source: &ModelSource, device: &B::Device) -> Result<(Self, String), WeightsError> {
-        match source {
-            ModelSource::DefaultRnn => {
-                let (_, model) = weights::load_static::<B, MelodyRnnConfig>(
-                    MELODY_RNN_CONFIG,
-                    MELODY_RNN_WEIGHTS,
-                    device,
-                )?;
-                Ok((
-                    AnyModel::Rnn(model),
-                    format!("melody_rnn@{}", short_hash(MELODY_RNN_WEIGHTS)),
-                ))
+        let SourceBytes {
+            kind,
+            config,
+            weights,
+            id,
+        } = SourceBytes::read(source)?;
+        let model = match kind {
+            ModelKind::Rnn => {
+                let (_, model) =
+                    weights::load_bytes::<B, MelodyRnnConfig>(&config, weights, device)?;
+                AnyModel::Rnn(model)
             }
-            ModelSource::DefaultTransformer => {
-                let (config, model) = weights::load_static::<B, MotifTransformerConfig>(
-                    MOTIF_TRANSFORMER_CONFIG,
-                    MOTIF_TRANSFORMER_WEIGHTS,
-                    device,
-                )?;
-                let id = format!(
-                    "motif_transformer@{}",
-                    short_hash(MOTIF_TRANSFORMER_WEIGHTS)
-                );
-                Ok((AnyModel::Transformer(model, config.max_seq_len), id))
+            ModelKind::Transformer => {
+                let (config, model) =
+                    weights::load_bytes::<B, MotifTransformerConfig>(&config, weights, device)?;
+                AnyModel::Transformer(model, config.max_seq_len)
             }
-            ModelSource::Path(path) => load_path(path, device),
-        }
+        };
+        Ok((model, id))
     }
 
     /// How many tokens of context the model should see at once (unbounded for the LSTM).
@@ -96,35 +89,75 @@ impl<B: Backend> AnyModel<B> {
     }
 }
 
-fn load_path<B: Backend>(
-    path: &Path,
-    device: &B::Device,
-) -> Result<(AnyModel<B>, String), WeightsError> {
-    let config_path = weights::config_path(path);
-    let text = std::fs::read(&config_path).map_err(|source| WeightsError::Read {
-        path: config_path,
-        source,
-    })?;
-    let bytes = std::fs::read(path).map_err(|source| WeightsError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let stem = path
-        .file_stem()
-        .map_or_else(|| "model".to_owned(), |s| s.to_string_lossy().into_owned());
-    let id = format!("{stem}@{}", short_hash(&bytes));
-    // The config's fields tell the kinds apart: only the LSTM has `d_hidden`.
-    let is_rnn = serde_json::from_slice::<serde_json::Value>(&text)
-        .map_err(WeightsError::Config)?
-        .get("d_hidden")
-        .is_some();
-    if is_rnn {
-        let (_, model) = weights::load_bytes::<B, MelodyRnnConfig>(&text, bytes, device)?;
-        Ok((AnyModel::Rnn(model), id))
-    } else {
-        let (config, model) =
-            weights::load_bytes::<B, MotifTransformerConfig>(&text, bytes, device)?;
-        Ok((AnyModel::Transformer(model, config.max_seq_len), id))
+/// Which model a config describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ModelKind {
+    Rnn,
+    Transformer,
+}
+
+/// A model's config and weights as bytes, with its kind and identifier.
+pub(crate) struct SourceBytes {
+    pub(crate) kind: ModelKind,
+    pub(crate) config: Vec<u8>,
+    /// Owned: burnpack tensors are cast in place, and `include_bytes!` data has no
+    /// alignment guarantee.
+    pub(crate) weights: Vec<u8>,
+    pub(crate) id: String,
+}
+
+impl SourceBytes {
+    /// Reads what `source` names: the embedded bytes, or the weights file and the config
+    /// beside it.
+    pub(crate) fn read(source: &ModelSource) -> Result<Self, WeightsError> {
+        match source {
+            ModelSource::DefaultRnn => Ok(Self {
+                kind: ModelKind::Rnn,
+                config: MELODY_RNN_CONFIG.to_vec(),
+                weights: MELODY_RNN_WEIGHTS.to_vec(),
+                id: format!("melody_rnn@{}", short_hash(MELODY_RNN_WEIGHTS)),
+            }),
+            ModelSource::DefaultTransformer => Ok(Self {
+                kind: ModelKind::Transformer,
+                config: MOTIF_TRANSFORMER_CONFIG.to_vec(),
+                weights: MOTIF_TRANSFORMER_WEIGHTS.to_vec(),
+                id: format!(
+                    "motif_transformer@{}",
+                    short_hash(MOTIF_TRANSFORMER_WEIGHTS)
+                ),
+            }),
+            ModelSource::Path(path) => {
+                let config_path = weights::config_path(path);
+                let config = std::fs::read(&config_path).map_err(|source| WeightsError::Read {
+                    path: config_path,
+                    source,
+                })?;
+                let weights = std::fs::read(path).map_err(|source| WeightsError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let stem = path
+                    .file_stem()
+                    .map_or_else(|| "model".to_owned(), |s| s.to_string_lossy().into_owned());
+                let id = format!("{stem}@{}", short_hash(&weights));
+                // The config's fields tell the kinds apart: only the LSTM has `d_hidden`.
+                let is_rnn = serde_json::from_slice::<serde_json::Value>(&config)
+                    .map_err(WeightsError::Config)?
+                    .get("d_hidden")
+                    .is_some();
+                let kind = if is_rnn {
+                    ModelKind::Rnn
+                } else {
+                    ModelKind::Transformer
+                };
+                Ok(Self {
+                    kind,
+                    config,
+                    weights,
+                    id,
+                })
+            }
+        }
     }
 }
 

@@ -63,7 +63,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn a_prefill_then_steps_give_burns_logits() {
     let model = shipped();
-    let host = HostTransformer::from_model(&model);
+    let host = HostTransformer::from_model(&model).expect("host weights");
     let rows = vec![tune(96, 0), tune(96, 37)];
     let want = reference(&model, &rows);
     let vocab = host.vocab_size();
@@ -91,7 +91,7 @@ fn a_prefill_then_steps_give_burns_logits() {
 #[test]
 fn a_forked_cache_decodes_on_its_own() {
     let model = shipped();
-    let host = HostTransformer::from_model(&model);
+    let host = HostTransformer::from_model(&model).expect("host weights");
     let row = tune(60, 5);
     let want = reference(&model, std::slice::from_ref(&row));
     let mut cache = HostCache::new();
@@ -116,7 +116,7 @@ fn past_the_context_the_cache_grows_and_positions_go_on() {
     let model = MotifTransformerConfig::tiny(40)
         .with_max_seq_len(16)
         .init::<B>(&device);
-    let host = HostTransformer::from_model(&model);
+    let host = HostTransformer::from_model(&model).expect("host weights");
     let row: Vec<u32> = (0..40).map(|i| (i * 7 + 3) % 40).collect();
     let want = reference(&model, std::slice::from_ref(&row));
     let mut cache = HostCache::new();
@@ -133,7 +133,7 @@ fn past_the_context_the_cache_grows_and_positions_go_on() {
 #[test]
 fn bad_input_is_a_typed_error() {
     let model = shipped();
-    let host = HostTransformer::from_model(&model);
+    let host = HostTransformer::from_model(&model).expect("host weights");
     let mut cache = HostCache::new();
     let mut logits = Vec::new();
     assert_eq!(

@@ -116,7 +116,7 @@ fn our_logits_match_pytorchs_on_the_shipped_weights() {
         }
         if let AnyModel::Transformer(m, _) = &model {
             // The host decoder, fed one token at a time after a prefill.
-            let host = HostTransformer::from_model(m);
+            let host = HostTransformer::from_model(m).expect("host weights");
             let mut cache = HostCache::new();
             let mut logits = Vec::new();
             let first = positions[0];
