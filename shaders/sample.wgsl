@@ -16,7 +16,9 @@
 //      values.
 //   3. Arg-max: the first candidate. Top-k keeps the first min(k, n) candidates; top-p keeps
 //      the shortest prefix whose softmax mass reaches p (all of them if rounding never gets
-//      there).
+//      there). Top-p with a k (not 0) first keeps the first min(k, n) candidates and takes
+//      the mass over those: the composer's "top-k, then top-p", where the CPU narrows the
+//      mask to the k likeliest allowed tokens before sampling.
 //   4. Weights exp((logit - max) / temperature) over the candidates (max = the first one's
 //      logit, so every weight is in [0, 1] and the first is exactly 1). The CPU normalises
 //      the weights before the cut and the draw; here the comparisons are scaled instead
@@ -78,7 +80,8 @@ struct Dims {
 struct RowParams {
     // 0 arg-max, 1 top-k, 2 top-p.
     mode: u32,
-    // Top-k's k (saturated to u32::MAX by the host).
+    // Top-k's k (saturated to u32::MAX by the host); for top-p, a top-k cut before it (0:
+    // none).
     k: u32,
     // Top-p's p, as f32 bits.
     p_bits: u32,
@@ -278,6 +281,9 @@ fn main(
         if (prm.p_bits == 0u || prm.p_bits > ONE_BITS) {
             write_result(row, lid, 0u, STATUS_BAD_P, 0u);
             return;
+        }
+        if (prm.k != 0u) {
+            m = min(prm.k, n);
         }
     } else if (prm.mode != MODE_ARGMAX) {
         write_result(row, lid, 0u, STATUS_BAD_MODE, 0u);

@@ -5,11 +5,9 @@ use std::time::Instant;
 
 #[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
-#[cfg(feature = "wgpu")]
-use burn::tensor::backend::Backend;
 use leitmotif_model::backend::ResolvedBackend;
 #[cfg(feature = "wgpu")]
-use leitmotif_model::{AnyModel, BurnDecoder, GpuBackend};
+use leitmotif_model::{AnyModel, GpuBackend, LanguageModel, SharedWgpu};
 use leitmotif_model::{BackendChoice, HostLstm, HostModel, HostTransformer, ModelSource};
 use leitmotif_tokens::vocab::duration_index;
 use leitmotif_tokens::{Layer, Token};
@@ -18,6 +16,8 @@ use crate::assemble::assemble;
 use crate::composition::Composition;
 use crate::engine::{Engine, LayerRule, Rules};
 use crate::error::ComposeError;
+#[cfg(feature = "wgpu")]
+use crate::gpu::{GpuDecodeStats, GpuSession, WgpuModel, open_shared};
 use crate::plan::{Plan, Setup, plan, probe_controls, setup};
 use crate::request::{Request, Task};
 use crate::session::{Decoder, Session, log_prob, score};
@@ -32,8 +32,9 @@ enum Loaded {
     Host(Box<HostTransformer>),
     /// The LSTM on the CPU, on the host decoding path.
     HostRnn(Box<HostLstm>),
+    /// A burn model on a wgpu device; picks on the device where its wgpu handles are known.
     #[cfg(feature = "wgpu")]
-    Wgpu(Box<AnyModel<GpuBackend>>, WgpuDevice),
+    Wgpu(Box<WgpuModel>),
 }
 
 /// A model loaded on a backend, ready to compose.
@@ -77,14 +78,25 @@ impl Composer {
                 Err(leitmotif_model::backend::BackendError::WgpuNotBuilt.into())
             }
             #[cfg(feature = "wgpu")]
-            ResolvedBackend::Wgpu(adapter) => {
-                let name = format!("wgpu ({}, {})", adapter.name, adapter.api);
-                Self::load_on_wgpu(source, adapter.device(), &name)
-            }
+            ResolvedBackend::Wgpu(adapter) => match open_shared(&adapter) {
+                Some((shared, device)) => {
+                    let info = shared.adapter_info();
+                    let name = format!("wgpu ({}, {})", info.name, info.api);
+                    Self::load_on_wgpu_with(source, device, Some(shared), &name)
+                }
+                None => {
+                    let name = format!("wgpu ({}, {})", adapter.name, adapter.api);
+                    Self::load_on_wgpu(source, adapter.device(), &name)
+                }
+            },
         }
     }
 
-    /// Loads `source` on a given wgpu device (a game's own GPU device, for one).
+    /// Loads `source` on a given burn wgpu device.
+    ///
+    /// Without the device's wgpu handles every decoding step reads a row of logits back and
+    /// samples on the host; [`load_on_shared_wgpu`](Self::load_on_shared_wgpu) picks tokens
+    /// on the device instead.
     ///
     /// # Errors
     /// [`ComposeError::Weights`] for missing or corrupt weights.
@@ -94,12 +106,77 @@ impl Composer {
         device: WgpuDevice,
         name: &str,
     ) -> Result<Self, ComposeError> {
+        Self::load_on_wgpu_with(source, device, None, name)
+    }
+
+    /// Loads `source` on a wgpu device someone else opened (a game's render device, for
+    /// one), registering it with burn.
+    ///
+    /// Each decoding step picks its token on the device with the fused sampling kernel and
+    /// reads back only the token id. Register a device once: each call registers it anew.
+    ///
+    /// # Errors
+    /// [`ComposeError::Weights`] for missing or corrupt weights.
+    #[cfg(feature = "wgpu")]
+    pub fn load_on_shared_wgpu(
+        source: &ModelSource,
+        shared: SharedWgpu,
+        name: &str,
+    ) -> Result<Self, ComposeError> {
+        let device = shared.clone().into_burn_device();
+        Self::load_on_wgpu_with(source, device, Some(shared), name)
+    }
+
+    /// Loads `source` on `device`, whose wgpu handles `shared` holds when known.
+    #[cfg(feature = "wgpu")]
+    fn load_on_wgpu_with(
+        source: &ModelSource,
+        device: WgpuDevice,
+        shared: Option<SharedWgpu>,
+        name: &str,
+    ) -> Result<Self, ComposeError> {
         let (model, id) = AnyModel::load(source, &device)?;
         Ok(Self {
-            model: Loaded::Wgpu(Box::new(model), device),
+            model: Loaded::Wgpu(Box::new(WgpuModel::new(model, device, shared))),
             id,
             backend: name.to_owned(),
         })
+    }
+
+    /// GPU round trips of the compositions so far (`None` off wgpu): how many logits rows
+    /// and token ids came back per picked token.
+    #[cfg(feature = "wgpu")]
+    pub fn gpu_stats(&self) -> Option<GpuDecodeStats> {
+        match &self.model {
+            Loaded::Wgpu(gpu) => Some(gpu.stats()),
+            _ => None,
+        }
+    }
+
+    /// Zeroes [`gpu_stats`](Self::gpu_stats).
+    #[cfg(feature = "wgpu")]
+    pub fn reset_gpu_stats(&self) {
+        if let Loaded::Wgpu(gpu) = &self.model {
+            gpu.reset_stats();
+        }
+    }
+
+    /// Whether tokens are picked on the GPU by the fused sampling kernel (the default where
+    /// the composer has the device's wgpu handles).
+    #[cfg(feature = "wgpu")]
+    pub fn fused_sampling(&self) -> bool {
+        matches!(&self.model, Loaded::Wgpu(gpu) if gpu.fused)
+    }
+
+    /// Picks tokens on the GPU (`true`, where the composer has the device's wgpu handles) or
+    /// reads every step's logits back and samples on the host (`false`: the reference the
+    /// fused path is checked against). Returns [`fused_sampling`](Self::fused_sampling).
+    #[cfg(feature = "wgpu")]
+    pub fn set_fused_sampling(&mut self, fused: bool) -> bool {
+        if let Loaded::Wgpu(gpu) = &mut self.model {
+            gpu.fused = fused && gpu.can_fuse();
+        }
+        self.fused_sampling()
     }
 
     /// The model's identifier (name and weights hash).
@@ -129,7 +206,10 @@ impl Composer {
                 Session::new(model.as_ref(), usize::MAX)
             }),
             #[cfg(feature = "wgpu")]
-            Loaded::Wgpu(model, device) => run_burn(request, &setup, model, device.clone()),
+            Loaded::Wgpu(gpu) => match &gpu.model {
+                AnyModel::Rnn(m) => run_wgpu(request, &setup, gpu, m, usize::MAX),
+                AnyModel::Transformer(m, context) => run_wgpu(request, &setup, gpu, m, *context),
+            },
         }?;
         let mut composition = assemble(request, generated, &self.id, &self.backend)?;
         composition.elapsed = started.elapsed();
@@ -138,24 +218,23 @@ impl Composer {
     }
 }
 
-/// [`run`] with a burn model of either kind on `device`.
+/// [`run`] with `model` (one of `gpu`'s), which sees at most `context` tokens at once, on
+/// `gpu`'s device.
 #[cfg(feature = "wgpu")]
-fn run_burn<B: Backend>(
+fn run_wgpu<M: LanguageModel<GpuBackend>>(
     request: &Request,
     setup: &Setup,
-    model: &AnyModel<B>,
-    device: B::Device,
-) -> Result<Generated, ComposeError> {
-    match model {
-        AnyModel::Rnn(m) => {
-            let decoder = BurnDecoder::new(m, device);
-            run(request, setup, &|| Session::new(&decoder, usize::MAX))
-        }
-        AnyModel::Transformer(m, context) => {
-            let decoder = BurnDecoder::new(m, device);
-            run(request, setup, &|| Session::new(&decoder, *context))
-        }
-    }
+    gpu: &WgpuModel,
+    model: &M,
+    context: usize,
+) -> Result<Generated, ComposeError>
+where
+    M::State: Clone,
+{
+    let decoding = gpu.context(model);
+    let generated = run(request, setup, &|| GpuSession::new(&decoding, context));
+    gpu.finish(decoding);
+    generated
 }
 
 /// What the decoding produced.

@@ -339,26 +339,12 @@ impl<'r, D: Decoder> Engine<'r, D> {
         (above..=127).any(|p| self.pitch_ok(layer, p))
     }
 
-    /// Draws a token among the allowed ones (top-k narrows the mask first).
+    /// Draws a token among the allowed ones (top-k narrows them first); the decoder picks
+    /// it where its logits are (on the host, or on the GPU).
     fn pick(&mut self, mask: &mut [bool]) -> Result<Token, ComposeError> {
         let mut sampler = self.sampler.sampler();
         let top_k = self.sampler.settings.top_k;
-        let logits = self.decoder.logits()?;
-        if let Some(k) = top_k {
-            let mut allowed: Vec<(usize, f32)> = mask
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| **a)
-                .map(|(i, _)| (i, logits[i]))
-                .collect();
-            if allowed.len() > k {
-                allowed.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                for &(i, _) in &allowed[k..] {
-                    mask[i] = false;
-                }
-            }
-        }
-        let id = sampler.sample(logits, Some(mask))?;
+        let id = self.decoder.pick(mask, top_k, &mut sampler)?;
         Token::from_id(id as u32)
             .ok_or_else(|| ComposeError::Constraint(format!("sampled id {id} out of range")))
     }

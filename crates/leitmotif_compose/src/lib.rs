@@ -37,6 +37,8 @@ mod bars;
 mod composer;
 mod engine;
 mod error;
+#[cfg(feature = "wgpu")]
+mod gpu;
 mod plan;
 mod session;
 
@@ -47,6 +49,8 @@ pub use leitmotif_request::{composition, moods, prompt, request};
 pub use bars::{BarPlan, sample_bars};
 pub use composer::{Composer, MODEL_LAYER_SHARE};
 pub use error::ComposeError;
+#[cfg(feature = "wgpu")]
+pub use gpu::GpuDecodeStats;
 pub use leitmotif_request::{
     Composition, Curve, LayerRanges, LayerReport, Mood, MoodError, MoodTable, PromptControls,
     Request, RequestError, SamplingSettings, Source, Task, Transition, parse_prompt,

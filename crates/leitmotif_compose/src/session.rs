@@ -2,7 +2,7 @@
 //! kept here (outside the model), a sliding window for models with a bounded context, and
 //! teacher-forced scoring for seams and joins.
 
-use leitmotif_model::TokenDecoder;
+use leitmotif_model::{Sampler, TokenDecoder};
 use leitmotif_tokens::Token;
 
 use crate::error::ComposeError;
@@ -10,21 +10,62 @@ use crate::error::ComposeError;
 /// Tokens at the start of every piece (`Bos`, style, tempo), kept when the window slides.
 const HEAD: usize = 3;
 
-/// What the composer needs from a model: feed tokens, read the logits for the next one,
-/// and fork (cheaply: the state's tensors are shared until written).
+/// What the composer needs from a model: feed tokens, read the logits for the next one or
+/// have it pick the next one, and fork (cheaply: the state's tensors are shared until
+/// written).
 pub(crate) trait Decoder: Clone {
-    /// Appends `token` to the sequence (the model sees it at the next [`logits`](Self::logits)).
+    /// Appends `token` to the sequence (the model sees it at the next [`logits`](Self::logits)
+    /// or [`pick`](Self::pick)).
     fn feed(&mut self, token: Token);
     /// Logits for the token after everything fed.
     fn logits(&mut self) -> Result<&[f32], ComposeError>;
+    /// Picks the id of the token after everything fed among those `mask` allows: the
+    /// `top_k` likeliest of them when set, then `sampler`'s strategy. The default reads the
+    /// logits and samples on the host ([`pick_on_host`], which may narrow `mask`).
+    fn pick(
+        &mut self,
+        mask: &mut [bool],
+        top_k: Option<usize>,
+        sampler: &mut Sampler,
+    ) -> Result<usize, ComposeError> {
+        pick_on_host(self.logits()?, mask, top_k, sampler)
+    }
 }
 
-/// A [`Decoder`] over any [`TokenDecoder`]: the host transformer, or a burn model on any
-/// backend.
-#[derive(Debug)]
-pub(crate) struct Session<'m, M: TokenDecoder> {
-    model: &'m M,
-    state: M::State,
+/// Picks among the tokens `mask` allows on the host: [`narrow_top_k`], then `sampler`.
+pub(crate) fn pick_on_host(
+    logits: &[f32],
+    mask: &mut [bool],
+    top_k: Option<usize>,
+    sampler: &mut Sampler,
+) -> Result<usize, ComposeError> {
+    narrow_top_k(logits, mask, top_k);
+    Ok(sampler.sample(logits, Some(mask))?)
+}
+
+/// Narrows `mask` to the `top_k` likeliest allowed tokens (logit descending, ties by the
+/// lower id), when set.
+pub(crate) fn narrow_top_k(logits: &[f32], mask: &mut [bool], top_k: Option<usize>) {
+    if let Some(k) = top_k {
+        let mut allowed: Vec<(usize, f32)> = mask
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| **a)
+            .map(|(i, _)| (i, logits[i]))
+            .collect();
+        if allowed.len() > k {
+            allowed.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            for &(i, _) in &allowed[k..] {
+                mask[i] = false;
+            }
+        }
+    }
+}
+
+/// The tokens of a sequence and how many of them a model's state holds: what to feed next,
+/// and where to restart when a model with a bounded context runs out of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Window {
     /// Every token fed, in order.
     history: Vec<u32>,
     /// How many of `history` the state has seen.
@@ -33,46 +74,35 @@ pub(crate) struct Session<'m, M: TokenDecoder> {
     in_state: usize,
     /// The model's context (`usize::MAX` when unbounded).
     context: usize,
-    logits: Vec<f32>,
 }
 
-impl<M: TokenDecoder> Clone for Session<'_, M> {
-    fn clone(&self) -> Self {
+impl Window {
+    /// An empty sequence for a model that sees at most `context` tokens at once.
+    pub(crate) fn new(context: usize) -> Self {
         Self {
-            model: self.model,
-            state: self.state.clone(),
-            history: self.history.clone(),
-            seen: self.seen,
-            in_state: self.in_state,
-            context: self.context,
-            logits: self.logits.clone(),
-        }
-    }
-}
-
-impl<'m, M: TokenDecoder> Session<'m, M> {
-    /// An empty session on `model`, which sees at most `context` tokens at once.
-    pub(crate) fn new(model: &'m M, context: usize) -> Self {
-        Self {
-            model,
-            state: model.new_state(),
             history: Vec::new(),
             seen: 0,
             in_state: 0,
             context: context.max(16),
-            logits: Vec::new(),
         }
     }
 
-    /// Runs the unseen tokens through the model.
-    fn flush(&mut self) -> Result<(), ComposeError> {
+    /// Appends `token`.
+    pub(crate) fn push(&mut self, token: Token) {
+        self.history.push(token.id().unwrap_or(0));
+    }
+
+    /// The tokens the state has not seen, counted as seen from now on, and whether the state
+    /// must start afresh before them (the window slid: they are then the piece's head and
+    /// its most recent tokens); `None` when the state has seen everything.
+    pub(crate) fn take_unseen(&mut self) -> Option<(bool, Vec<u32>)> {
         if self.seen == self.history.len() {
-            return Ok(());
+            return None;
         }
         let pending = self.history.len() - self.seen;
-        let window: Vec<u32> = if self.in_state + pending > self.context {
+        let slide = self.in_state + pending > self.context;
+        let window: Vec<u32> = if slide {
             // Slide: the piece's head, then the most recent half-context of tokens.
-            self.state = self.model.new_state();
             let keep = (self.context / 2).saturating_sub(HEAD);
             let mut tail_start = self.history.len().saturating_sub(keep).max(HEAD);
             // Start the window at a bar line when one comes before the unseen tokens.
@@ -91,22 +121,58 @@ impl<'m, M: TokenDecoder> Session<'m, M> {
         } else {
             self.history[self.seen..].to_vec()
         };
-        let len = window.len();
-        self.model
-            .feed(&mut self.state, &window, &mut self.logits)?;
-        self.in_state += len;
+        self.in_state += window.len();
         self.seen = self.history.len();
-        Ok(())
+        Some((slide, window))
+    }
+}
+
+/// A [`Decoder`] over any [`TokenDecoder`]: the host transformer, or a burn model on any
+/// backend.
+#[derive(Debug)]
+pub(crate) struct Session<'m, M: TokenDecoder> {
+    model: &'m M,
+    state: M::State,
+    window: Window,
+    logits: Vec<f32>,
+}
+
+impl<M: TokenDecoder> Clone for Session<'_, M> {
+    fn clone(&self) -> Self {
+        Self {
+            model: self.model,
+            state: self.state.clone(),
+            window: self.window.clone(),
+            logits: self.logits.clone(),
+        }
+    }
+}
+
+impl<'m, M: TokenDecoder> Session<'m, M> {
+    /// An empty session on `model`, which sees at most `context` tokens at once.
+    pub(crate) fn new(model: &'m M, context: usize) -> Self {
+        Self {
+            model,
+            state: model.new_state(),
+            window: Window::new(context),
+            logits: Vec::new(),
+        }
     }
 }
 
 impl<M: TokenDecoder> Decoder for Session<'_, M> {
     fn feed(&mut self, token: Token) {
-        self.history.push(token.id().unwrap_or(0));
+        self.window.push(token);
     }
 
     fn logits(&mut self) -> Result<&[f32], ComposeError> {
-        self.flush()?;
+        if let Some((restart, tokens)) = self.window.take_unseen() {
+            if restart {
+                self.state = self.model.new_state();
+            }
+            self.model
+                .feed(&mut self.state, &tokens, &mut self.logits)?;
+        }
         Ok(&self.logits)
     }
 }

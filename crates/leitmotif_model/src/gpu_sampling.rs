@@ -3,10 +3,12 @@
 //! [`GpuSampler`] runs `shaders/sample.wgsl`: for a batch of logit rows it applies the
 //! constraint mask, the temperature and arg-max / top-k / top-p, and draws with a uniform
 //! supplied per row, exactly as the CPU [`Sampler`](crate::sampling::Sampler) does with
-//! [`Sampler::sample_with_uniform`](crate::sampling::Sampler::sample_with_uniform). Each step
-//! uploads the masks and parameters with `queue.write_buffer`, submits one command buffer
-//! (one dispatch and one copy into a staging buffer) and maps that staging buffer once: only
-//! the token ids (and a status per row) come back, never the logits.
+//! [`Sampler::sample_with_uniform`](crate::sampling::Sampler::sample_with_uniform);
+//! [`NarrowedRow`] adds a top-k cut before the strategy (a decoder's "top-k, then top-p",
+//! which the CPU does by narrowing the mask). Each step uploads the masks and parameters with
+//! `queue.write_buffer`, submits one command buffer (one dispatch and one copy into a staging
+//! buffer) and maps that staging buffer once: only the token ids (and a status per row) come
+//! back, never the logits.
 //!
 //! The logits either already live in a `wgpu::Buffer` on the same device (the output of a
 //! model; see [`GpuSampler::sample_device`] and, for burn tensors,
@@ -149,6 +151,31 @@ pub struct RowRequest<'a> {
     /// Packed constraint mask ([`pack_mask`]), `ceil(vocab / 32)` words; `None` allows every
     /// token.
     pub mask: Option<&'a [u32]>,
+}
+
+/// A [`RowRequest`] drawn among the `top_k` likeliest allowed tokens only: what the CPU
+/// [`Sampler`](crate::sampling::Sampler) picks after the mask was narrowed to those tokens
+/// (logit descending, ties by the lower id), as a constrained decoder's "top-k, then top-p"
+/// does.
+///
+/// For top-p the mass is taken over the kept tokens; top-k keeps `min(k, top_k)`; arg-max
+/// is unchanged; `Some(0)` keeps nothing (the row reports
+/// [`SamplingError::AllMasked`], as the CPU does with an empty mask).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NarrowedRow<'a> {
+    /// The strategy, uniform and mask.
+    pub request: RowRequest<'a>,
+    /// How many of the likeliest allowed tokens to keep; `None` keeps them all.
+    pub top_k: Option<usize>,
+}
+
+impl<'a> From<RowRequest<'a>> for NarrowedRow<'a> {
+    fn from(request: RowRequest<'a>) -> Self {
+        Self {
+            request,
+            top_k: None,
+        }
+    }
 }
 
 /// Logits already on the GPU: row `r` starts at byte `offset + 4 * r * row_stride` of
@@ -455,6 +482,19 @@ impl GpuSampler {
         logits: &[f32],
         rows: &[RowRequest<'_>],
     ) -> Result<Vec<Result<usize, SamplingError>>, GpuSamplingError> {
+        self.sample_host_narrowed(logits, &narrow_none(rows))
+    }
+
+    /// [`GpuSampler::sample_host`] with a top-k cut per row ([`NarrowedRow`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`GpuSampler::sample_host`].
+    pub fn sample_host_narrowed(
+        &mut self,
+        logits: &[f32],
+        rows: &[NarrowedRow<'_>],
+    ) -> Result<Vec<Result<usize, SamplingError>>, GpuSamplingError> {
         self.check_rows(rows)?;
         let expected = rows.len() * self.vocab;
         if logits.len() != expected {
@@ -484,6 +524,19 @@ impl GpuSampler {
         &mut self,
         logits: DeviceLogits<'_>,
         rows: &[RowRequest<'_>],
+    ) -> Result<Vec<Result<usize, SamplingError>>, GpuSamplingError> {
+        self.sample_device_narrowed(logits, &narrow_none(rows))
+    }
+
+    /// [`GpuSampler::sample_device`] with a top-k cut per row ([`NarrowedRow`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`GpuSampler::sample_device`].
+    pub fn sample_device_narrowed(
+        &mut self,
+        logits: DeviceLogits<'_>,
+        rows: &[NarrowedRow<'_>],
     ) -> Result<Vec<Result<usize, SamplingError>>, GpuSamplingError> {
         self.check_rows(rows)?;
         let DeviceLogits {
@@ -541,14 +594,14 @@ impl GpuSampler {
         self.run(Some(binding), element_offset, row_stride, rows)
     }
 
-    fn check_rows(&self, rows: &[RowRequest<'_>]) -> Result<(), GpuSamplingError> {
+    fn check_rows(&self, rows: &[NarrowedRow<'_>]) -> Result<(), GpuSamplingError> {
         if rows.is_empty() || rows.len() > self.max_batch {
             return Err(GpuSamplingError::BatchSize {
                 batch: rows.len(),
                 max_batch: self.max_batch,
             });
         }
-        for (row, request) in rows.iter().enumerate() {
+        for (row, NarrowedRow { request, .. }) in rows.iter().enumerate() {
             if let Some(mask) = request.mask
                 && mask.len() != self.mask_words
             {
@@ -573,27 +626,35 @@ impl GpuSampler {
         logits: Option<wgpu::BufferBinding<'_>>,
         element_offset: u32,
         row_stride: u32,
-        rows: &[RowRequest<'_>],
+        rows: &[NarrowedRow<'_>],
     ) -> Result<Vec<Result<usize, SamplingError>>, GpuSamplingError> {
         let batch = rows.len();
         self.mask_scratch.clear();
         self.params_scratch.clear();
-        for request in rows {
+        for &NarrowedRow { request, top_k } in rows {
             match request.mask {
+                // Keeping no token masks every one.
+                _ if top_k == Some(0) => self
+                    .mask_scratch
+                    .extend(std::iter::repeat_n(0, self.mask_words)),
                 Some(mask) => self.mask_scratch.extend_from_slice(mask),
                 None => self
                     .mask_scratch
                     .extend(std::iter::repeat_n(u32::MAX, self.mask_words)),
             }
+            let saturate = |k: usize| u32::try_from(k).unwrap_or(u32::MAX);
             let (mode, k, p, temperature) = match request.sampling {
                 Sampling::ArgMax => (MODE_ARGMAX, 0, 0.0, 1.0),
                 Sampling::TopK { k, temperature } => (
                     MODE_TOP_K,
-                    u32::try_from(k).unwrap_or(u32::MAX),
+                    saturate(top_k.map_or(k, |cut| k.min(cut))),
                     0.0,
                     temperature,
                 ),
-                Sampling::TopP { p, temperature } => (MODE_TOP_P, 0, p, temperature),
+                // 0: no cut.
+                Sampling::TopP { p, temperature } => {
+                    (MODE_TOP_P, top_k.map_or(0, saturate), p, temperature)
+                }
             };
             self.params_scratch.extend_from_slice(&[
                 mode,
@@ -724,6 +785,19 @@ impl GpuSampler {
         logits: &burn::tensor::Tensor<burn::backend::Wgpu, 2>,
         rows: &[RowRequest<'_>],
     ) -> Result<Vec<Result<usize, SamplingError>>, GpuSamplingError> {
+        self.sample_burn_logits_narrowed(logits, &narrow_none(rows))
+    }
+
+    /// [`GpuSampler::sample_burn_logits`] with a top-k cut per row ([`NarrowedRow`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`GpuSampler::sample_burn_logits`].
+    pub fn sample_burn_logits_narrowed(
+        &mut self,
+        logits: &burn::tensor::Tensor<burn::backend::Wgpu, 2>,
+        rows: &[NarrowedRow<'_>],
+    ) -> Result<Vec<Result<usize, SamplingError>>, GpuSamplingError> {
         let tensor = logits.clone().into_primitive().tensor();
         if tensor.dtype != burn::tensor::DType::F32 {
             return Err(GpuSamplingError::Burn(format!(
@@ -765,7 +839,7 @@ impl GpuSampler {
             .flush()
             .map_err(|err| GpuSamplingError::Burn(format!("{err:?}")))?;
         let resource = resource.resource();
-        self.sample_device(
+        self.sample_device_narrowed(
             DeviceLogits {
                 buffer: &resource.buffer,
                 offset: resource.offset,
@@ -774,6 +848,11 @@ impl GpuSampler {
             rows,
         )
     }
+}
+
+/// Rows without a top-k cut.
+fn narrow_none<'a>(rows: &[RowRequest<'a>]) -> Vec<NarrowedRow<'a>> {
+    rows.iter().copied().map(NarrowedRow::from).collect()
 }
 
 /// Turns one result `(token, status, detail)` into the CPU sampler's result.

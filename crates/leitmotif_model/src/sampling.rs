@@ -118,6 +118,16 @@ impl Sampler {
         Self::pick(self.sampling, logits, allowed, || u)
     }
 
+    /// Draws the uniform in `[0, 1)` that the next [`Sampler::sample`] would draw, advancing
+    /// the generator as that draw would.
+    ///
+    /// `sampler.sample_with_uniform(logits, mask, sampler.draw_uniform())` picks what
+    /// `sampler.sample(logits, mask)` would have picked, whenever the strategy draws (not
+    /// arg-max): for drawing elsewhere (the GPU sampler) from the same seeded stream.
+    pub fn draw_uniform(&mut self) -> f64 {
+        self.rng.random::<f64>()
+    }
+
     /// [`Sampler::sample`]'s body; `uniform` is called once, only when a draw happens.
     fn pick(
         sampling: Sampling,
@@ -225,6 +235,23 @@ mod tests {
         (0..n)
             .map(|_| sampler.sample(&LOGITS, allowed).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn draw_uniform_is_the_uniform_sample_draws() {
+        let top_p = Sampling::TopP {
+            p: 0.9,
+            temperature: 1.2,
+        };
+        let mut drawing = Sampler::new(top_p, 11);
+        let mut replaying = Sampler::new(top_p, 11);
+        for _ in 0..64 {
+            let u = replaying.draw_uniform();
+            assert_eq!(
+                drawing.sample(&LOGITS, None),
+                replaying.sample_with_uniform(&LOGITS, None, u)
+            );
+        }
     }
 
     #[test]
