@@ -61,14 +61,50 @@ macro_rules! dispatch {
 
 dispatch!(matmul_rows, matmul_rows_avx2, matmul_rows_body, (x: &[f32], d_in: usize, w: &[f32], d_out: usize, out: &mut [f32]));
 dispatch!(matvec, matvec_avx2, matvec_body, (m: &[f32], d: usize, x: &[f32], out: &mut [f32]));
+dispatch!(matmul_packed, matmul_packed_avx2, matmul_packed_body, (x: &[f32], w: &Packed, out: &mut [f32]));
 dispatch!(gelu_all, gelu_all_avx2, gelu_all_body, (values: &mut [f32]));
+dispatch!(softmax, softmax_avx2, softmax_body, (scores: &mut [f32], scale: f32));
 
-/// [`gelu`] of every value (a plain loop of arithmetic: it vectorises).
+/// [`gelu_with`] of every value (a plain loop of arithmetic: it vectorises).
 #[inline(always)]
 fn gelu_all_body<const FMA: bool>(values: &mut [f32]) {
     for value in values {
-        *value = gelu(*value);
+        *value = gelu_with::<FMA>(*value);
     }
+}
+
+/// `exp((s - max(s)) · scale)` of every score, normalised to sum to one: the softmax of
+/// attention's scaled scores.
+#[inline(always)]
+fn softmax_body<const FMA: bool>(scores: &mut [f32], scale: f32) {
+    // Eight running maxima and sums, so both loops keep to vector registers.
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut chunks = scores.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &s) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(s);
+        }
+    }
+    let max = chunks
+        .remainder()
+        .iter()
+        .chain(&lanes)
+        .fold(f32::NEG_INFINITY, |m, &s| m.max(s));
+    let mut lanes = [0.0f32; 8];
+    let mut chunks = scores.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        for (lane, s) in lanes.iter_mut().zip(chunk) {
+            *s = exp_with::<FMA>((*s - max) * scale);
+            *lane += *s;
+        }
+    }
+    let mut total: f32 = lanes.iter().sum();
+    for s in chunks.into_remainder() {
+        *s = exp_with::<FMA>((*s - max) * scale);
+        total += *s;
+    }
+    let inverse = 1.0 / total;
+    scores.iter_mut().for_each(|s| *s *= inverse);
 }
 
 /// `out[n, d_out] = x[n, d_in] · w[d_in, d_out]` in register tiles: four rows by sixteen
@@ -149,6 +185,123 @@ fn tile_rows<const R: usize, const FMA: bool>(
     }
 }
 
+/// Columns in one panel of a [`Packed`] matrix: two AVX2 registers.
+const PANEL: usize = 16;
+
+/// A `[d_in, d_out]` weight matrix rearranged once, at load, for [`matmul_packed`]: column
+/// panels `PANEL` wide, each `[d_in, PANEL]` and contiguous, so a tile's loop over `k` reads
+/// one cache line per panel per step, in order. Columns past `d_out` are zero.
+#[derive(Debug, Clone)]
+pub(crate) struct Packed {
+    d_in: usize,
+    d_out: usize,
+    /// `[panels, d_in, PANEL]`.
+    data: Vec<f32>,
+}
+
+impl Packed {
+    /// Packs row-major `[d_in, d_out]` matrices placed side by side: `[d_in, Σ d_out]`.
+    pub(crate) fn side_by_side(parts: &[&[f32]], d_in: usize) -> Self {
+        let widths: Vec<usize> = parts.iter().map(|w| w.len() / d_in).collect();
+        let d_out: usize = widths.iter().sum();
+        let mut data = vec![0.0; d_out.div_ceil(PANEL) * d_in * PANEL];
+        let mut col = 0;
+        for (w, &width) in parts.iter().zip(&widths) {
+            for (k, row) in w.chunks_exact(width).enumerate() {
+                for (j, &value) in row.iter().enumerate() {
+                    let c = col + j;
+                    data[((c / PANEL) * d_in + k) * PANEL + c % PANEL] = value;
+                }
+            }
+            col += width;
+        }
+        Self { d_in, d_out, data }
+    }
+
+    /// Packs the transpose of `m`, `[rows, d]`: a `[d, rows]` matrix (attention's keys).
+    pub(crate) fn transposed(m: &[f32], d: usize) -> Self {
+        let rows = m.len() / d;
+        let mut data = vec![0.0; rows.div_ceil(PANEL) * d * PANEL];
+        for (j, row) in m.chunks_exact(d).enumerate() {
+            for (k, &value) in row.iter().enumerate() {
+                data[((j / PANEL) * d + k) * PANEL + j % PANEL] = value;
+            }
+        }
+        Self {
+            d_in: d,
+            d_out: rows,
+            data,
+        }
+    }
+}
+
+/// Rows in a tile of [`matmul_packed`]: four rows by a panel's sixteen columns is eight
+/// AVX2 registers of sums; six rows (twelve) made the compiler spill.
+const TILE_ROWS: usize = 4;
+
+/// `out[n, d_out] = x[n, d_in] · w` on this thread, in register tiles of four rows by one
+/// panel: each step of `k` loads a panel row and broadcasts one input per row for 64
+/// multiply-adds, and the sums stay in registers until the tile is done.
+#[inline(always)]
+fn matmul_packed_body<const FMA: bool>(x: &[f32], w: &Packed, out: &mut [f32]) {
+    let (d_in, d_out) = (w.d_in, w.d_out);
+    let n = x.len() / d_in;
+    // A tile's rows transposed, `[d_in, rows]`, so the loop over `k` reads them in step
+    // with the panel (and has no index to check).
+    let mut xt = vec![0.0; TILE_ROWS * d_in];
+    let mut row = 0;
+    while row < n {
+        let rows = (n - row).min(TILE_ROWS);
+        let xt = &mut xt[..rows * d_in];
+        for (r, xr) in x[row * d_in..(row + rows) * d_in]
+            .chunks_exact(d_in)
+            .enumerate()
+        {
+            for (k, &value) in xr.iter().enumerate() {
+                xt[k * rows + r] = value;
+            }
+        }
+        let out = &mut out[row * d_out..(row + rows) * d_out];
+        match rows {
+            4 => packed_tiles::<4, FMA>(xt, w, out),
+            3 => packed_tiles::<3, FMA>(xt, w, out),
+            2 => packed_tiles::<2, FMA>(xt, w, out),
+            _ => packed_tiles::<1, FMA>(xt, w, out),
+        }
+        row += rows;
+    }
+}
+
+/// `R` rows (`xt`, transposed: `[d_in, R]`) times every panel of `w`.
+#[inline(always)]
+fn packed_tiles<const R: usize, const FMA: bool>(xt: &[f32], w: &Packed, out: &mut [f32]) {
+    let (d_in, d_out) = (w.d_in, w.d_out);
+    for (p, panel) in w.data.chunks_exact(d_in * PANEL).enumerate() {
+        let mut acc = [[0.0f32; PANEL]; R];
+        for (xk, wk) in xt.chunks_exact(R).zip(panel.chunks_exact(PANEL)) {
+            let xk: &[f32; R] = xk.try_into().unwrap_or(&[0.0; R]);
+            let wk: &[f32; PANEL] = wk.try_into().unwrap_or(&[0.0; PANEL]);
+            for (acc, &xv) in acc.iter_mut().zip(xk) {
+                for j in 0..PANEL {
+                    acc[j] = madd::<FMA>(xv, wk[j], acc[j]);
+                }
+            }
+        }
+        let col = p * PANEL;
+        let cols = PANEL.min(d_out - col);
+        for (r, &acc) in acc.iter().enumerate() {
+            let out = &mut out[r * d_out + col..r * d_out + col + cols];
+            // Whole panels by value: a slice of `acc` of unknown length would keep the sums
+            // in memory instead of registers.
+            if let Ok(out) = <&mut [f32; PANEL]>::try_from(&mut *out) {
+                *out = acc;
+            } else {
+                out.copy_from_slice(&acc[..cols]);
+            }
+        }
+    }
+}
+
 /// `a · b + c`: fused in the kernels compiled for FMA (one rounding, one instruction), a
 /// plain multiply and add elsewhere (a fused one would be a slow library call there).
 #[inline(always)]
@@ -189,9 +342,19 @@ pub(crate) fn add(x: &mut [f32], y: &[f32]) {
     }
 }
 
-/// The exact GELU, `x · Φ(x)`, as burn computes it (erf, not the tanh approximation).
-pub(crate) fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+/// The exact GELU, `x · Φ(x)`, as burn computes it (erf, not the tanh approximation), with
+/// fused multiply-adds where `FMA`.
+#[inline(always)]
+fn gelu_with<const FMA: bool>(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf_with::<FMA>(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// `c[0] · xⁿ⁻¹ + … + c[n - 1]` by Horner's rule.
+#[inline(always)]
+fn horner<const FMA: bool>(x: f32, c: &[f32]) -> f32 {
+    c.iter()
+        .skip(1)
+        .fold(c[0], |acc, &c| madd::<FMA>(acc, x, c))
 }
 
 /// `e^x` to about 2 ulp (Cephes' `expf`: range reduction to `r = x - n·ln 2`, a degree-7
@@ -199,37 +362,58 @@ pub(crate) fn gelu(x: f32) -> f32 {
 /// call, so loops over it vectorise.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
+    exp_with::<false>(x)
+}
+
+/// [`exp`], with fused multiply-adds where `FMA`.
+#[inline(always)]
+fn exp_with<const FMA: bool>(x: f32) -> f32 {
     let x = x.clamp(-87.3, 88.7);
-    let n = (x * std::f32::consts::LOG2_E).round();
-    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
-    let p = ((((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
-        * r
-        + 0.166_666_65)
-        * r
-        + 0.5)
-        * r
-        * r)
-        + r
-        + 1.0;
+    // Rounded to even (one vector instruction) rather than away from zero (a libm call).
+    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+    let r = madd::<FMA>(n, 2.121_944_4e-4, madd::<FMA>(n, -0.693_359_4, x));
+    let p = horner::<FMA>(
+        r,
+        &[
+            1.987_569_1e-4,
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            0.166_666_65,
+            0.5,
+        ],
+    );
+    let p = madd::<FMA>(p, r * r, r) + 1.0;
     // n is in [-126, 128]: a normal power of two (128 only where p < 1 makes up for it).
-    let scale = f32::from_bits(((n as i32 + 127).clamp(1, 254) as u32) << 23);
+    // Adding 2²³ puts the biased exponent n + 127 in the low mantissa bits, so the shift
+    // needs no float-to-integer conversion (a saturating `as` that does not vectorise).
+    let biased = n.clamp(-126.0, 127.0) + (127.0 + 8_388_608.0);
+    let scale = f32::from_bits(biased.to_bits() << 23);
     p * scale
 }
 
 /// The error function to within about 2e-7: Numerical Recipes' Chebyshev fit of `erfc`
-/// (fractional error below 1.2e-7), evaluated in `f32`.
-pub(crate) fn erf(x: f32) -> f32 {
+/// (fractional error below 1.2e-7), evaluated in `f32`, with fused multiply-adds where `FMA`.
+#[inline(always)]
+fn erf_with<const FMA: bool>(x: f32) -> f32 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_2
-        + t * (1.000_023_7
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_204
-                                + t * (1.488_515_9 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let erfc = t * exp(poly);
+    let poly = horner::<FMA>(
+        t,
+        &[
+            0.170_872_77,
+            -0.822_152_23,
+            1.488_515_9,
+            -1.135_204,
+            0.278_868_07,
+            -0.186_288_06,
+            0.096_784_18,
+            0.374_091_96,
+            1.000_023_7,
+            -1.265_512_2,
+        ],
+    );
+    let erfc = t * exp_with::<FMA>(poly - z * z);
     let value = 1.0 - erfc;
     if x >= 0.0 { value } else { -value }
 }
@@ -262,7 +446,78 @@ mod tests {
             (-1.5, -0.966_105_146_5),
             (4.0, 0.999_999_984_6),
         ] {
-            assert!((f64::from(erf(x)) - want).abs() < 4e-7, "erf({x})");
+            assert!(
+                (f64::from(erf_with::<false>(x)) - want).abs() < 4e-7,
+                "erf({x})"
+            );
+            assert!(
+                (f64::from(erf_with::<true>(x)) - want).abs() < 4e-7,
+                "fused erf({x})"
+            );
+        }
+    }
+
+    #[test]
+    fn packed_products_match_the_definition() {
+        // Every tile height, a last panel part full, and two matrices side by side.
+        let (d_in, widths) = (7, [5, 16, 3]);
+        let d_out: usize = widths.iter().sum();
+        let parts: Vec<Vec<f32>> = widths
+            .iter()
+            .enumerate()
+            .map(|(p, &w)| {
+                (0..d_in * w)
+                    .map(|i| (i as f32 * 0.13 + p as f32).cos())
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f32]> = parts.iter().map(Vec::as_slice).collect();
+        let w = Packed::side_by_side(&refs, d_in);
+        // The same matrix built as the transpose of its transpose.
+        let mut wt = vec![0.0; d_out * d_in];
+        let mut col = 0;
+        for (part, &width) in parts.iter().zip(&widths) {
+            for k in 0..d_in {
+                for j in 0..width {
+                    wt[(col + j) * d_in + k] = part[k * width + j];
+                }
+            }
+            col += width;
+        }
+        let w2 = Packed::transposed(&wt, d_in);
+        for n in 1..=9 {
+            let x: Vec<f32> = (0..n * d_in).map(|i| (i as f32 * 0.37).sin()).collect();
+            let mut out = vec![0.0; n * d_out];
+            let mut out2 = vec![0.0; n * d_out];
+            matmul_packed(&x, &w, &mut out);
+            matmul_packed(&x, &w2, &mut out2);
+            assert_eq!(out, out2);
+            for i in 0..n {
+                for j in 0..d_out {
+                    let want: f32 = (0..d_in).map(|k| x[i * d_in + k] * wt[j * d_in + k]).sum();
+                    assert!(
+                        (out[i * d_out + j] - want).abs() < 1e-5,
+                        "n {n}: [{i}, {j}]"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_sums_to_one_in_order() {
+        for len in [1, 7, 8, 19] {
+            let mut scores: Vec<f32> = (0..len).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let want: Vec<f32> = scores.iter().map(|s| (s * 0.25).exp()).collect();
+            let total: f32 = want.iter().sum();
+            softmax(&mut scores, 0.25);
+            for (got, want) in scores.iter().zip(&want) {
+                assert!(
+                    (got - want / total).abs() < 1e-6,
+                    "{len}: {got} vs {}",
+                    want / total
+                );
+            }
         }
     }
 

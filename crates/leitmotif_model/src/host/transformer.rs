@@ -6,7 +6,7 @@ use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
 use super::kernels::{
-    PARALLEL_WORK, add, dot, exp, gelu_all, matmul, matmul_rows, matvec, threads,
+    PARALLEL_WORK, Packed, add, dot, gelu_all, matmul_packed, matmul_rows, matvec, softmax, threads,
 };
 use super::load::HostTensors;
 use crate::error::ModelError;
@@ -39,17 +39,17 @@ struct Norm {
     epsilon: f32,
 }
 
-/// One block's weights; projections are `[d_in, d_out]` (burn's `Linear` layout).
+/// One block's weights, packed for the tile loop from burn's `Linear` layout (`[d_in, d_out]`).
 #[derive(Debug, Clone)]
 struct HostBlock {
     attention_norm: Norm,
-    query: Vec<f32>,
-    key: Vec<f32>,
-    value: Vec<f32>,
-    output: Vec<f32>,
+    /// `[d_model, 3 · d_model]`: the query, key and value projections side by side, so one
+    /// pass over the normed rows makes all three.
+    qkv: Packed,
+    output: Packed,
     mlp_norm: Norm,
-    up: Vec<f32>,
-    down: Vec<f32>,
+    up: Packed,
+    down: Packed,
 }
 
 /// The keys and values of every layer for the tokens decoded so far, for a batch of
@@ -157,15 +157,19 @@ impl HostTransformer {
             let mut linear = |name: &str, d_in: usize, d_out: usize| {
                 tensors.take(&format!("blocks.{layer}.{name}.weight"), &[d_in, d_out])
             };
+            let query = linear("attention.query", d_model, d_model)?;
+            let key = linear("attention.key", d_model, d_model)?;
+            let value = linear("attention.value", d_model, d_model)?;
+            let output = linear("attention.output", d_model, d_model)?;
+            let up = linear("mlp.up", d_model, d_ff)?;
+            let down = linear("mlp.down", d_ff, d_model)?;
             blocks.push(HostBlock {
                 attention_norm,
-                query: linear("attention.query", d_model, d_model)?,
-                key: linear("attention.key", d_model, d_model)?,
-                value: linear("attention.value", d_model, d_model)?,
-                output: linear("attention.output", d_model, d_model)?,
+                qkv: Packed::side_by_side(&[&query, &key, &value], d_model),
+                output: Packed::side_by_side(&[&output], d_model),
                 mlp_norm,
-                up: linear("mlp.up", d_model, d_ff)?,
-                down: linear("mlp.down", d_ff, d_model)?,
+                up: Packed::side_by_side(&[&up], d_model),
+                down: Packed::side_by_side(&[&down], d_ff),
             });
         }
         let final_norm = norm(&mut tensors, "final_norm")?;
@@ -243,38 +247,54 @@ impl HostTransformer {
         }
         let seq = tokens.len() / batch;
         self.reserve(cache, batch, seq)?;
-        let (d, n) = (self.d_model, tokens.len());
+        let (d, n, d_ff) = (self.d_model, tokens.len(), self.d_ff);
         // [n, d]: row b · seq + t is sequence b's t-th new token.
         let mut x = Vec::with_capacity(n * d);
         for &token in tokens {
             let row = token as usize * d;
             x.extend_from_slice(&self.embedding[row..row + d]);
         }
+        // Rows per task: a long prompt's rows split over the threads, each task a whole tile
+        // or more; a step of a few sequences stays on this thread (measured: splitting four
+        // rows cost more in hand-offs than it saved).
+        let parallel = threads() > 1
+            && n >= TASK_ROWS * threads()
+            && n * d * (4 * d + 2 * d_ff) >= PARALLEL_WORK;
+        let per = if parallel { n.div_ceil(threads()) } else { n };
         let mut h = vec![0.0; n * d];
-        let mut q = vec![0.0; n * d];
-        let mut k = vec![0.0; n * d];
-        let mut v = vec![0.0; n * d];
+        // [n, 3 · d]: each row's query, key and value.
+        let mut qkv = vec![0.0; n * 3 * d];
         let mut context = vec![0.0; n * d];
-        let mut hidden = vec![0.0; n * self.d_ff];
+        let mut hidden = vec![0.0; n * d_ff];
+        let start = cache.len;
         for (layer, block) in self.blocks.iter().enumerate() {
-            rms_norm(&x, &block.attention_norm, d, &mut h);
-            matmul(&h, d, &block.query, d, &mut q);
-            matmul(&h, d, &block.key, d, &mut k);
-            matmul(&h, d, &block.value, d, &mut v);
-            for row in 0..n {
-                let position = cache.len + row % seq;
-                self.rotate(&mut q[row * d..(row + 1) * d], position);
-                self.rotate(&mut k[row * d..(row + 1) * d], position);
-            }
-            self.write_cache(cache, layer, &k, &v, batch, seq);
-            self.attend(cache, layer, &q, batch, seq, &mut context);
-            matmul(&context, d, &block.output, d, &mut h);
-            add(&mut x, &h);
-            rms_norm(&x, &block.mlp_norm, d, &mut h);
-            matmul(&h, d, &block.up, self.d_ff, &mut hidden);
-            gelu_all(&mut hidden);
-            matmul(&hidden, self.d_ff, &block.down, d, &mut h);
-            add(&mut x, &h);
+            x.par_chunks(per * d)
+                .zip(h.par_chunks_mut(per * d))
+                .zip(qkv.par_chunks_mut(per * 3 * d))
+                .enumerate()
+                .for_each(|(task, ((x, h), qkv))| {
+                    rms_norm(x, &block.attention_norm, d, h);
+                    matmul_packed(h, &block.qkv, qkv);
+                    for (r, row) in qkv.chunks_exact_mut(3 * d).enumerate() {
+                        // The queries and keys, head by head.
+                        self.rotate(&mut row[..2 * d], start + (task * per + r) % seq);
+                    }
+                });
+            self.write_cache(cache, layer, &qkv, batch, seq);
+            self.attend(cache, layer, &qkv, batch, seq, &mut context);
+            x.par_chunks_mut(per * d)
+                .zip(context.par_chunks(per * d))
+                .zip(h.par_chunks_mut(per * d))
+                .zip(hidden.par_chunks_mut(per * d_ff))
+                .for_each(|(((x, context), h), hidden)| {
+                    matmul_packed(context, &block.output, h);
+                    add(x, h);
+                    rms_norm(x, &block.mlp_norm, d, h);
+                    matmul_packed(h, &block.up, hidden);
+                    gelu_all(hidden);
+                    matmul_packed(hidden, &block.down, h);
+                    add(x, h);
+                });
         }
         cache.len += seq;
         // The head, for each sequence's last position only.
@@ -317,8 +337,11 @@ impl HostTransformer {
                 *buffer = grown;
             };
             if cache.keys.is_empty() {
-                cache.keys = vec![vec![0.0; rows * capacity * hd]; self.blocks.len()];
-                cache.values = cache.keys.clone();
+                // Each buffer zeroed on its own: the allocator's zeroed pages cost nothing
+                // until written, where a clone would copy them all.
+                let zeroed = || vec![0.0; rows * capacity * hd];
+                cache.keys = (0..self.blocks.len()).map(|_| zeroed()).collect();
+                cache.values = (0..self.blocks.len()).map(|_| zeroed()).collect();
             } else {
                 cache.keys.iter_mut().for_each(grow);
                 cache.values.iter_mut().for_each(grow);
@@ -361,12 +384,12 @@ impl HostTransformer {
         start..start + cache.capacity * self.head_dim
     }
 
+    /// Copies the new keys and values (`qkv` is `[batch · seq, 3 · d_model]`) into the cache.
     fn write_cache(
         &self,
         cache: &mut HostCache,
         layer: usize,
-        k: &[f32],
-        v: &[f32],
+        qkv: &[f32],
         batch: usize,
         seq: usize,
     ) {
@@ -375,22 +398,24 @@ impl HostTransformer {
             for head in 0..self.n_heads {
                 let range = self.head_range(cache, b, head);
                 for t in 0..seq {
-                    let src = (b * seq + t) * d + head * hd;
+                    let src = (b * seq + t) * 3 * d + head * hd;
                     let dst = range.start + (cache.len + t) * hd;
-                    cache.keys[layer][dst..dst + hd].copy_from_slice(&k[src..src + hd]);
-                    cache.values[layer][dst..dst + hd].copy_from_slice(&v[src..src + hd]);
+                    cache.keys[layer][dst..dst + hd].copy_from_slice(&qkv[src + d..src + d + hd]);
+                    cache.values[layer][dst..dst + hd]
+                        .copy_from_slice(&qkv[src + 2 * d..src + 2 * d + hd]);
                 }
             }
         }
     }
 
     /// Causal attention of every new position over the cache (itself included), head by
-    /// head (heads in parallel for a long prompt).
+    /// head (heads in parallel for a long prompt); the queries are the first `d_model` of
+    /// each `qkv` row.
     fn attend(
         &self,
         cache: &HostCache,
         layer: usize,
-        q: &[f32],
+        qkv: &[f32],
         batch: usize,
         seq: usize,
         context: &mut [f32],
@@ -405,20 +430,39 @@ impl HostTransformer {
             let range = self.head_range(cache, b, head);
             let keys = &cache.keys[layer][range.clone()];
             let values = &cache.values[layer][range];
-            let mut scores = vec![0.0; cache.len + seq];
             let mut out = vec![0.0; seq * hd];
+            if seq >= BLOCKED_ATTENTION {
+                // Every position at once, as two products in register tiles:
+                // `[seq, head_dim] · [head_dim, total]` scores (the positions each row may not
+                // see are zeroed after its softmax), then `[seq, total] · [total, head_dim]`.
+                let total = cache.len + seq;
+                let mut queries = Vec::with_capacity(seq * hd);
+                for t in 0..seq {
+                    let row = (b * seq + t) * 3 * d + head * hd;
+                    queries.extend_from_slice(&qkv[row..row + hd]);
+                }
+                let mut scores = vec![0.0; seq * total];
+                matmul_packed(
+                    &queries,
+                    &Packed::transposed(&keys[..total * hd], hd),
+                    &mut scores,
+                );
+                for (t, row) in scores.chunks_exact_mut(total).enumerate() {
+                    let (visible, hidden) = row.split_at_mut(cache.len + t + 1);
+                    softmax(visible, scale);
+                    hidden.fill(0.0);
+                }
+                let values = Packed::side_by_side(&[&values[..total * hd]], total);
+                matmul_packed(&scores, &values, &mut out);
+                return out;
+            }
+            let mut scores = vec![0.0; cache.len + seq];
             for t in 0..seq {
-                let row = (b * seq + t) * d + head * hd;
+                let row = (b * seq + t) * 3 * d + head * hd;
                 let visible = cache.len + t + 1;
                 let scores = &mut scores[..visible];
-                matvec(&keys[..visible * hd], hd, &q[row..row + hd], scores);
-                let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-                let mut total = 0.0;
-                for score in scores.iter_mut() {
-                    *score = exp((*score - max) * scale);
-                    total += *score;
-                }
-                scores.iter_mut().for_each(|s| *s /= total);
+                matvec(&keys[..visible * hd], hd, &qkv[row..row + hd], scores);
+                softmax(scores, scale);
                 // The weights times the values: a [1, visible] × [visible, head_dim] product.
                 matmul_rows(
                     scores,
@@ -445,6 +489,12 @@ impl HostTransformer {
     }
 }
 
+/// Fewest rows worth a task of their own on another thread.
+const TASK_ROWS: usize = 4;
+
+/// New positions from which attention runs as two matrix products rather than row by row.
+const BLOCKED_ATTENTION: usize = 8;
+
 /// burn's `RmsNorm`: `x / sqrt(mean(x²) + ε) · γ`, row by row.
 fn rms_norm(x: &[f32], norm: &Norm, d: usize, out: &mut [f32]) {
     for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
@@ -453,5 +503,41 @@ fn rms_norm(x: &[f32], norm: &Norm, d: usize, out: &mut [f32]) {
         for ((o, &xv), &g) in or.iter_mut().zip(xr).zip(&norm.gamma) {
             *o = xv / rms * g;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::HostModel;
+    use crate::source::ModelSource;
+
+    /// A prompt fed in pieces (blocked attention over a cache already holding positions,
+    /// then row by row) gives the logits of the prompt fed at once.
+    #[test]
+    fn a_prompt_in_pieces_matches_the_prompt_at_once() {
+        let Ok((HostModel::Transformer(model), _)) =
+            HostModel::load(&ModelSource::DefaultTransformer)
+        else {
+            panic!("the shipped transformer loads");
+        };
+        let prompt: Vec<u32> = (0..40).map(|i| (i * 37 % 400) as u32 + 1).collect();
+        let (mut whole, mut pieces) = (HostCache::new(), HostCache::new());
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        model
+            .forward(&prompt.repeat(2), 2, &mut whole, &mut want)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for range in [0..3, 3..20, 20..39, 39..40] {
+            let piece = &prompt[range];
+            model
+                .forward(&piece.repeat(2), 2, &mut pieces, &mut got)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let worst = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "logits differ by {worst}");
     }
 }
