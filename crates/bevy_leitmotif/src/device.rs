@@ -47,7 +47,7 @@ pub(crate) fn load_composer(
                 "wgpu ({}, {}; Bevy's render device)",
                 adapter.name, adapter.api
             );
-            return Composer::load_on_wgpu(model, shared.into_burn_device(), &name);
+            return Composer::load_on_shared_wgpu(model, shared, &name);
         }
         tracing::info!(
             "leitmotif: Bevy renders on a software adapter ({}); the models run on their own",

@@ -113,5 +113,5 @@ fn the_models_run_on_bevys_render_device() {
         backend: BackendChoice::Cpu,
         ..leitmotif()
     };
-    assert_eq!(backend(&render_app(cpu, false)), "cpu (Flex)");
+    assert_eq!(backend(&render_app(cpu, false)), "cpu (host decoder)");
 }

@@ -56,6 +56,22 @@ enum Command {
     /// Score a model: bits per token against a 5-gram baseline, and control accuracy.
     #[cfg(feature = "train")]
     Eval(models::EvalArgs),
+    /// Train a model on a folder of .mid files (needs a build with `--features train`).
+    #[cfg(not(feature = "train"))]
+    #[command(disable_help_flag = true)]
+    Train {
+        /// The command's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Score a model (needs a build with `--features train`).
+    #[cfg(not(feature = "train"))]
+    #[command(disable_help_flag = true)]
+    Eval {
+        /// The command's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Measure decoding speed on every backend beside PyTorch eager on the same weights,
     /// the time to a ready 8-bar 4-layer phrase, and peak memory.
     Bench(bench::BenchArgs),
@@ -142,6 +158,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Train(args) => models::train(&args),
         #[cfg(feature = "train")]
         Command::Eval(args) => models::eval(&args),
+        #[cfg(not(feature = "train"))]
+        Command::Train { .. } | Command::Eval { .. } => Err(CliError::Usage(
+            "training and evaluation are not in this build of leitmotif: build it with \
+             `--features train` (for example `cargo run --release -p leitmotif_cli --features \
+             train -- train --data DIR --model rnn --out OUT`)"
+                .to_owned(),
+        )),
         Command::Convert { input, output } => {
             if FileFormat::from_path(&output).is_none() {
                 return Err(Error::UnknownExtension(output).into());

@@ -14,6 +14,7 @@ use leitmotif_tokens::{Layer, Token};
 
 use crate::assemble::assemble;
 use crate::composition::Composition;
+use crate::drafts::decode_drafts;
 use crate::engine::{Engine, LayerRule, Rules};
 use crate::error::ComposeError;
 #[cfg(feature = "wgpu")]
@@ -328,7 +329,7 @@ fn mix(seed: u64, salt: u64) -> u64 {
 }
 
 /// Plans, probes and decodes.
-fn run<D: Decoder>(
+fn run<D: Decoder + Clone>(
     request: &Request,
     setup: &Setup,
     fresh: &dyn Fn() -> D,
@@ -359,20 +360,26 @@ fn run<D: Decoder>(
     let mut candidate_bits = Vec::new();
     let mut join_bits = None;
     if fixed < n {
-        let mut best: Option<(f64, Engine<'_, D>)> = None;
-        for c in 0..request.candidates {
-            let mut candidate = engine.clone();
-            candidate.reseed(mix(request.seed, c as u64 + 1));
-            for bar in &plan.bars[fixed..] {
-                candidate.write_bar(bar)?;
+        // Each draft scores its join by feeding the suffix to its own decoder: nothing is
+        // decoded after the candidates, so the chosen engine's decoder is not read again.
+        let seeds: Vec<u64> = (0..request.candidates)
+            .map(|c| mix(request.seed, c as u64 + 1))
+            .collect();
+        let drafts = if D::BATCHES {
+            // Together: one model call per step for all of them.
+            decode_drafts(&engine, &seeds, |c| write_draft(c, &plan, fixed))?
+        } else {
+            // One after another, each picking on its own device (the GPU's fused sampler).
+            let mut drafts = Vec::with_capacity(seeds.len());
+            for &seed in &seeds {
+                let mut candidate = engine.clone();
+                candidate.reseed(seed);
+                drafts.push((write_draft(&mut candidate, &plan, fixed)?, candidate));
             }
-            let suffix = if plan.looped {
-                first_bar(&candidate.tokens, plan.prefix.len())
-            } else {
-                plan.suffix.clone().unwrap_or_default()
-            };
-            let mut decoder = candidate.decoder_mut().clone();
-            let bits = score(&mut decoder, &suffix)?;
+            drafts
+        };
+        let mut best: Option<(f64, Engine<'_, D>)> = None;
+        for (bits, candidate) in drafts {
             candidate_bits.push(bits);
             if best.as_ref().is_none_or(|(b, _)| bits < *b) {
                 best = Some((bits, candidate));
@@ -396,6 +403,24 @@ fn run<D: Decoder>(
         join_bits,
         candidate_bits,
     })
+}
+
+/// Writes a draft's bars after the fixed ones and scores its join (the loop's first bar, or
+/// the infill's suffix) in bits per token.
+fn write_draft<D: Decoder>(
+    candidate: &mut Engine<'_, D>,
+    plan: &Plan,
+    fixed: usize,
+) -> Result<f64, ComposeError> {
+    for bar in &plan.bars[fixed..] {
+        candidate.write_bar(bar)?;
+    }
+    let suffix = if plan.looped {
+        first_bar(&candidate.tokens, plan.prefix.len())
+    } else {
+        plan.suffix.clone().unwrap_or_default()
+    };
+    score(candidate.decoder_mut(), &suffix)
 }
 
 /// The tokens of the first bar after `start`.

@@ -180,6 +180,28 @@ impl<'r, D: Decoder> Engine<'r, D> {
         &mut self.decoder
     }
 
+    /// The decoder.
+    pub(crate) fn decoder(&self) -> &D {
+        &self.decoder
+    }
+
+    /// This engine (grammar, bounds, sampler, tokens) over another decoder, which must
+    /// have been fed the same tokens.
+    pub(crate) fn with_decoder<E: Decoder>(&self, decoder: E) -> Engine<'r, E> {
+        Engine {
+            decoder,
+            grammar: self.grammar.clone(),
+            rules: self.rules,
+            bounds: self.bounds.clone(),
+            sampler: self.sampler.clone(),
+            tokens: self.tokens.clone(),
+            onset: self.onset,
+            origin: self.origin,
+            intervals: self.intervals,
+            lead_range: self.lead_range.clone(),
+        }
+    }
+
     /// Feeds a token the plan dictates.
     ///
     /// # Errors

@@ -35,6 +35,7 @@
 mod assemble;
 mod bars;
 mod composer;
+mod drafts;
 mod engine;
 mod error;
 #[cfg(feature = "wgpu")]

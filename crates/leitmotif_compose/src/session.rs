@@ -13,7 +13,11 @@ const HEAD: usize = 3;
 /// What the composer needs from a model: feed tokens, read the logits for the next one or
 /// have it pick the next one, and fork (cheaply: the state's tensors are shared until
 /// written).
-pub(crate) trait Decoder: Clone {
+pub(crate) trait Decoder {
+    /// Whether forks of this decoder gain from [`update_together`](Self::update_together)
+    /// (the host path's batches); others decode their drafts one after another.
+    const BATCHES: bool = false;
+
     /// Appends `token` to the sequence (the model sees it at the next [`logits`](Self::logits)
     /// or [`pick`](Self::pick)).
     fn feed(&mut self, token: Token);
@@ -29,6 +33,16 @@ pub(crate) trait Decoder: Clone {
         sampler: &mut Sampler,
     ) -> Result<usize, ComposeError> {
         pick_on_host(self.logits()?, mask, top_k, sampler)
+    }
+
+    /// Brings every decoder's logits up to date (what [`logits`](Self::logits) would do for
+    /// each), in one batch where the model allows: the drafts of `--candidates` decode
+    /// together.
+    fn update_together(decoders: &mut [&mut Self]) -> Result<(), ComposeError>
+    where
+        Self: Sized,
+    {
+        decoders.iter_mut().try_for_each(|d| d.logits().map(|_| ()))
     }
 }
 
@@ -161,6 +175,8 @@ impl<'m, M: TokenDecoder> Session<'m, M> {
 }
 
 impl<M: TokenDecoder> Decoder for Session<'_, M> {
+    const BATCHES: bool = true;
+
     fn feed(&mut self, token: Token) {
         self.window.push(token);
     }
@@ -174,6 +190,44 @@ impl<M: TokenDecoder> Decoder for Session<'_, M> {
                 .feed(&mut self.state, &tokens, &mut self.logits)?;
         }
         Ok(&self.logits)
+    }
+
+    fn update_together(sessions: &mut [&mut Self]) -> Result<(), ComposeError> {
+        let Some(model) = sessions.first().map(|s| s.model) else {
+            return Ok(());
+        };
+        let mut waiting: Vec<(&mut M::State, Vec<u32>)> = Vec::new();
+        let mut fed = Vec::with_capacity(sessions.len());
+        for session in sessions.iter_mut() {
+            let unseen = session.window.take_unseen();
+            fed.push(unseen.is_some());
+            if let Some((restart, tokens)) = unseen {
+                if restart {
+                    session.state = model.new_state();
+                }
+                waiting.push((&mut session.state, tokens));
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let count = waiting.len();
+        let mut rows: Vec<(&mut M::State, &[u32])> = waiting
+            .iter_mut()
+            .map(|(state, tokens)| (&mut **state, tokens.as_slice()))
+            .collect();
+        let mut logits = Vec::new();
+        model.feed_rows(&mut rows, &mut logits)?;
+        drop(rows);
+        drop(waiting);
+        let mut rows = logits.chunks_exact((logits.len() / count).max(1));
+        for (session, fed) in sessions.iter_mut().zip(fed) {
+            if fed && let Some(row) = rows.next() {
+                session.logits.clear();
+                session.logits.extend_from_slice(row);
+            }
+        }
+        Ok(())
     }
 }
 

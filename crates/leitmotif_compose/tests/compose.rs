@@ -422,6 +422,40 @@ fn a_loop_closes_on_its_first_bar() {
 }
 
 #[test]
+fn candidates_decoded_together_are_the_drafts_decoded_alone() {
+    // The LSTM's drafts decode in one batch per step; each must be the draft its seed gives
+    // when decoded alone (the first of N is the only one of 1), and the batch must not make
+    // the result depend on anything but the request.
+    let request = |candidates| Request {
+        layers: vec![Layer::Melody, Layer::Bass],
+        bars: 4,
+        looped: true,
+        candidates,
+        seed: 5,
+        ..Request::default()
+    };
+    let four = compose(true, &request(4));
+    let again = compose(true, &request(4));
+    let one = compose(true, &request(1));
+    check_new_piece(&request(4), &four);
+    assert_eq!(four.candidate_bits, again.candidate_bits);
+    assert_eq!(four.score, again.score);
+    assert_eq!(four.candidate_bits.len(), 4);
+    assert!(
+        (four.candidate_bits[0] - one.candidate_bits[0]).abs() < 1e-3,
+        "{:?} against {:?}",
+        four.candidate_bits,
+        one.candidate_bits
+    );
+    let distinct: BTreeSet<u64> = four.candidate_bits.iter().map(|b| b.to_bits()).collect();
+    assert!(
+        distinct.len() > 1,
+        "the drafts differ: {:?}",
+        four.candidate_bits
+    );
+}
+
+#[test]
 fn same_request_and_seed_give_the_same_bytes() {
     let moods = MoodTable::default_table().unwrap_or_else(|e| panic!("{e}"));
     let (mut request, _) = Request::from_prompt("heroic march in Bb with drums, 8 bars", &moods);

@@ -26,6 +26,28 @@ pub trait TokenDecoder {
         tokens: &[u32],
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError>;
+
+    /// Feeds several sequences at once, each its own tokens after its own state (a state of
+    /// one sequence), and writes each one's next-token logits into `logits` (`[rows, vocab]`).
+    ///
+    /// This default feeds them one after another; the host models override it to read every
+    /// matrix once per step for all of them.
+    ///
+    /// # Errors
+    /// As [`feed`](Self::feed).
+    fn feed_rows(
+        &self,
+        rows: &mut [(&mut Self::State, &[u32])],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        logits.clear();
+        let mut one = Vec::new();
+        for (state, tokens) in rows.iter_mut() {
+            self.feed(state, tokens, &mut one)?;
+            logits.extend_from_slice(&one);
+        }
+        Ok(())
+    }
 }
 
 /// A host model that decodes a batch of sequences in lock step: every matrix is read once
@@ -112,6 +134,14 @@ impl TokenDecoder for HostLstm {
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {
         self.forward(tokens, 1, state, logits)
+    }
+
+    fn feed_rows(
+        &self,
+        rows: &mut [(&mut HostLstmState, &[u32])],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        self.forward_rows(rows, logits)
     }
 }
 

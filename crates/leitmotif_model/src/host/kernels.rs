@@ -6,18 +6,19 @@ use rayon::prelude::*;
 /// Rows × multiply-adds above which a matrix product splits its rows over threads.
 pub(crate) const PARALLEL_WORK: usize = 1 << 19;
 
-/// `out[n, d_out] = x[n, d_in] · w[d_in, d_out]`, rows split over threads when large.
-pub(crate) fn matmul(x: &[f32], d_in: usize, w: &[f32], d_out: usize, out: &mut [f32]) {
+/// `out[n, d_out] = x[n, d_in] · w` ([`matmul_packed`]), with whole tiles of rows split
+/// over the CPU's threads when there are enough of them (a prompt's projections).
+pub(crate) fn matmul(x: &[f32], w: &Packed, out: &mut [f32]) {
+    let (d_in, d_out) = (w.d_in, w.d_out);
     let n = x.len() / d_in;
     let threads = threads();
-    if threads > 1 && n >= 2 * threads && n * d_in * d_out >= PARALLEL_WORK {
-        // Whole tiles of rows per task, on the shared thread pool.
+    if threads > 1 && n >= 8 * threads && n * d_in * d_out >= PARALLEL_WORK {
         let per = n.div_ceil(threads).next_multiple_of(4);
         x.par_chunks(per * d_in)
             .zip(out.par_chunks_mut(per * d_out))
-            .for_each(|(xc, oc)| matmul_rows(xc, d_in, w, d_out, oc));
+            .for_each(|(x, out)| matmul_packed(x, w, out));
     } else {
-        matmul_rows(x, d_in, w, d_out, out);
+        matmul_packed(x, w, out);
     }
 }
 
@@ -29,7 +30,7 @@ pub(crate) fn threads() -> usize {
 
 /// Whether the CPU has AVX2 and FMA (x86-64 only; asked once, then a cached load).
 #[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
+pub(crate) fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
@@ -58,6 +59,9 @@ macro_rules! dispatch {
         }
     };
 }
+
+/// For the models' own elementwise kernels (the LSTM's gates).
+pub(crate) use dispatch;
 
 dispatch!(matmul_rows, matmul_rows_avx2, matmul_rows_body, (x: &[f32], d_in: usize, w: &[f32], d_out: usize, out: &mut [f32]));
 dispatch!(matvec, matvec_avx2, matvec_body, (m: &[f32], d: usize, x: &[f32], out: &mut [f32]));
@@ -527,7 +531,10 @@ mod tests {
         let x: Vec<f32> = (0..n * d_in).map(|i| (i as f32 * 0.37).sin()).collect();
         let w: Vec<f32> = (0..d_in * d_out).map(|i| (i as f32 * 0.11).cos()).collect();
         let mut out = vec![0.0; n * d_out];
-        matmul(&x, d_in, &w, d_out, &mut out);
+        matmul_rows(&x, d_in, &w, d_out, &mut out);
+        let mut packed = vec![0.0; n * d_out];
+        matmul(&x, &Packed::side_by_side(&[&w], d_in), &mut packed);
+        assert_eq!(out, packed);
         for i in 0..n {
             for j in 0..d_out {
                 let want: f32 = (0..d_in).map(|k| x[i * d_in + k] * w[k * d_out + j]).sum();

@@ -11,7 +11,9 @@
 
 use burn::tensor::backend::Backend;
 
-use super::kernels::{add, exp, matmul, matmul_rows};
+#[cfg(target_arch = "x86_64")]
+use super::kernels::has_avx2_fma;
+use super::kernels::{Packed, add, dispatch, exp, matmul, matmul_packed};
 use super::load::HostTensors;
 use crate::error::ModelError;
 use crate::rnn::{MelodyRnn, MelodyRnnConfig};
@@ -26,21 +28,20 @@ pub struct HostLstm {
     /// `[vocab, d_embed]`.
     embedding: Vec<f32>,
     layers: Vec<HostLstmLayer>,
-    /// `[d_hidden, vocab]` and `[vocab]`.
-    head: Vec<f32>,
+    /// `[d_hidden, vocab]` (packed) and `[vocab]`.
+    head: Packed,
     head_bias: Vec<f32>,
 }
 
 /// One layer; gates in the order `[input, forget, output, cell]` along the last axis.
 #[derive(Debug, Clone)]
 struct HostLstmLayer {
-    d_input: usize,
-    /// `[d_input, 4·d_hidden]`.
-    input: Vec<f32>,
+    /// `[d_input, 4·d_hidden]`, packed for the tile loop.
+    input: Packed,
     /// `[4·d_hidden]`.
     bias: Vec<f32>,
-    /// `[d_hidden, 4·d_hidden]`.
-    recurrent: Vec<f32>,
+    /// `[d_hidden, 4·d_hidden]`, packed.
+    recurrent: Packed,
 }
 
 /// The hidden and cell state of every layer for a batch of sequences: the decoding state of
@@ -123,15 +124,17 @@ impl HostLstm {
         for layer in 0..config.n_layers {
             let d_input = if layer == 0 { d_embed } else { d };
             let name = |part: &str| format!("layers.{layer}.{part}");
+            let input = tensors.take(&name("input.weight"), &[d_input, 4 * d])?;
+            let bias = tensors.take(&name("input.bias"), &[4 * d])?;
+            let recurrent = tensors.take(&name("recurrent.weight"), &[d, 4 * d])?;
             layers.push(HostLstmLayer {
-                d_input,
-                input: tensors.take(&name("input.weight"), &[d_input, 4 * d])?,
-                bias: tensors.take(&name("input.bias"), &[4 * d])?,
-                recurrent: tensors.take(&name("recurrent.weight"), &[d, 4 * d])?,
+                input: Packed::side_by_side(&[&input], d_input),
+                bias,
+                recurrent: Packed::side_by_side(&[&recurrent], d),
             });
         }
         let embedding = tensors.take("embedding.weight", &[vocab, d_embed])?;
-        let head = tensors.take("head.weight", &[d, vocab])?;
+        let head = Packed::side_by_side(&[&tensors.take("head.weight", &[d, vocab])?], d);
         let head_bias = tensors.take("head.bias", &[vocab])?;
         tensors.finish()?;
         Ok(Self {
@@ -174,87 +177,199 @@ impl HostLstm {
                 other: tokens.len() / batch,
             });
         }
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= self.vocab) {
-            return Err(ModelError::TokenOutOfRange {
+        self.check_ids(tokens)?;
+        self.size(state, batch)?;
+        let seq = tokens.len() / batch;
+        let rows: Vec<&[u32]> = tokens.chunks_exact(seq).collect();
+        let d = self.d_hidden;
+        let mut hidden: Vec<Vec<&mut [f32]>> = state
+            .hidden
+            .iter_mut()
+            .map(|h| h.chunks_exact_mut(d).collect())
+            .collect();
+        let mut cell: Vec<Vec<&mut [f32]>> = state
+            .cell
+            .iter_mut()
+            .map(|c| c.chunks_exact_mut(d).collect())
+            .collect();
+        self.run(&rows, &mut hidden, &mut cell, logits);
+        state.len += seq;
+        Ok(())
+    }
+
+    /// Feeds each sequence its own tokens, any number of them, each carrying on from its own
+    /// state of one sequence, and writes each one's next-token logits into `logits`
+    /// (`[rows, vocab]`). Every matrix is read once per step for all the sequences still
+    /// going: the drafts of `--candidates` decode together although their lengths differ.
+    ///
+    /// # Errors
+    /// [`ModelError::Empty`] for no rows or a row without tokens,
+    /// [`ModelError::TokenOutOfRange`], [`ModelError::BatchMismatch`] for a state that holds
+    /// more than one sequence.
+    pub fn forward_rows(
+        &self,
+        rows: &mut [(&mut HostLstmState, &[u32])],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        if rows.is_empty() || rows.iter().any(|(_, tokens)| tokens.is_empty()) {
+            return Err(ModelError::Empty);
+        }
+        for (state, tokens) in rows.iter_mut() {
+            self.check_ids(tokens)?;
+            self.size(state, 1)?;
+        }
+        let tokens: Vec<&[u32]> = rows.iter().map(|(_, tokens)| *tokens).collect();
+        let layers = self.layers.len();
+        let mut hidden: Vec<Vec<&mut [f32]>> = (0..layers).map(|_| Vec::new()).collect();
+        let mut cell: Vec<Vec<&mut [f32]>> = (0..layers).map(|_| Vec::new()).collect();
+        for (state, tokens) in rows.iter_mut() {
+            state.len += tokens.len();
+            for (layer, (h, c)) in state
+                .hidden
+                .iter_mut()
+                .zip(state.cell.iter_mut())
+                .enumerate()
+            {
+                hidden[layer].push(h);
+                cell[layer].push(c);
+            }
+        }
+        self.run(&tokens, &mut hidden, &mut cell, logits);
+        Ok(())
+    }
+
+    fn check_ids(&self, tokens: &[u32]) -> Result<(), ModelError> {
+        match tokens.iter().find(|&&t| t as usize >= self.vocab) {
+            Some(&token) => Err(ModelError::TokenOutOfRange {
                 token,
                 vocab_size: self.vocab,
-            });
+            }),
+            None => Ok(()),
         }
-        let d = self.d_hidden;
+    }
+
+    /// Sizes an empty state for `batch` sequences, or checks that it holds that many.
+    fn size(&self, state: &mut HostLstmState, batch: usize) -> Result<(), ModelError> {
         if state.hidden.is_empty() {
             state.batch = batch;
             state.len = 0;
-            state.hidden = vec![vec![0.0; batch * d]; self.layers.len()];
+            state.hidden = vec![vec![0.0; batch * self.d_hidden]; self.layers.len()];
             state.cell = state.hidden.clone();
+            Ok(())
         } else if state.batch != batch {
-            return Err(ModelError::BatchMismatch {
+            Err(ModelError::BatchMismatch {
                 state: state.batch,
                 input: batch,
-            });
+            })
+        } else {
+            Ok(())
         }
-        let seq = tokens.len() / batch;
-        // Time-major rows: row t · batch + b is sequence b's t-th new token, so each step's
-        // rows are contiguous.
-        let mut x = Vec::with_capacity(seq * batch * self.d_embed);
-        for t in 0..seq {
-            for b in 0..batch {
-                let token = tokens[b * seq + t] as usize;
-                x.extend_from_slice(&self.embedding[token * self.d_embed..][..self.d_embed]);
-            }
+    }
+
+    /// The layers over sequences of any lengths: `hidden[layer][row]` and `cell[layer][row]`
+    /// are each sequence's state, updated in place; `logits` gets `[rows, vocab]`.
+    fn run(
+        &self,
+        rows: &[&[u32]],
+        hidden: &mut [Vec<&mut [f32]>],
+        cell: &mut [Vec<&mut [f32]>],
+        logits: &mut Vec<f32>,
+    ) {
+        let d = self.d_hidden;
+        // Sequence by sequence: sequence r's t-th token is row starts[r] + t.
+        let starts: Vec<usize> = rows
+            .iter()
+            .scan(0, |at, r| {
+                let start = *at;
+                *at += r.len();
+                Some(start)
+            })
+            .collect();
+        let total: usize = rows.iter().map(|r| r.len()).sum();
+        let longest = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        let mut x = Vec::with_capacity(total * self.d_embed);
+        for &token in rows.iter().copied().flatten() {
+            x.extend_from_slice(&self.embedding[token as usize * self.d_embed..][..self.d_embed]);
         }
-        let mut gates_in = vec![0.0; seq * batch * 4 * d];
-        let mut gates = vec![0.0; batch * 4 * d];
+        let mut gates_in = vec![0.0; total * 4 * d];
+        let mut output = vec![0.0; total * d];
+        let (mut h_step, mut c_step, mut gates) = (Vec::new(), Vec::new(), Vec::new());
         for (layer, weights) in self.layers.iter().enumerate() {
             // The input's share of every gate, for every position at once.
-            matmul(&x, weights.d_input, &weights.input, 4 * d, &mut gates_in);
-            let (hidden, cell) = (&mut state.hidden[layer], &mut state.cell[layer]);
-            let mut output = vec![0.0; seq * batch * d];
-            for t in 0..seq {
-                matmul_rows(hidden, d, &weights.recurrent, 4 * d, &mut gates);
-                add(
-                    &mut gates,
-                    &gates_in[t * batch * 4 * d..(t + 1) * batch * 4 * d],
-                );
-                for b in 0..batch {
-                    cell_update(
-                        &mut gates[b * 4 * d..(b + 1) * 4 * d],
-                        &weights.bias,
-                        &mut hidden[b * d..(b + 1) * d],
-                        &mut cell[b * d..(b + 1) * d],
+            matmul(&x, &weights.input, &mut gates_in);
+            for t in 0..longest {
+                // The sequences that have a t-th token, their states side by side.
+                let live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].len() > t).collect();
+                h_step.clear();
+                c_step.clear();
+                for &r in &live {
+                    h_step.extend_from_slice(hidden[layer][r]);
+                    c_step.extend_from_slice(cell[layer][r]);
+                }
+                gates.resize(live.len() * 4 * d, 0.0);
+                matmul_packed(&h_step, &weights.recurrent, &mut gates);
+                for (i, &r) in live.iter().enumerate() {
+                    let at = starts[r] + t;
+                    add(
+                        &mut gates[i * 4 * d..(i + 1) * 4 * d],
+                        &gates_in[at * 4 * d..(at + 1) * 4 * d],
                     );
                 }
-                output[t * batch * d..(t + 1) * batch * d].copy_from_slice(hidden);
+                cell_update(&mut gates, &weights.bias, &mut h_step, &mut c_step);
+                for (i, &r) in live.iter().enumerate() {
+                    hidden[layer][r].copy_from_slice(&h_step[i * d..(i + 1) * d]);
+                    cell[layer][r].copy_from_slice(&c_step[i * d..(i + 1) * d]);
+                    let at = starts[r] + t;
+                    output[at * d..(at + 1) * d].copy_from_slice(&h_step[i * d..(i + 1) * d]);
+                }
             }
-            x = output;
+            std::mem::swap(&mut x, &mut output);
+            output.resize(total * d, 0.0);
         }
-        state.len += seq;
-        // The head, for the last position of each sequence: its rows are the final hidden
-        // state.
-        let last = state.hidden.last().map_or(&[][..], Vec::as_slice);
+        // The head, for each sequence's last position: the top layer's final hidden state.
+        let last: Vec<f32> = hidden
+            .last()
+            .map(|top| top.iter().flat_map(|h| h.iter().copied()).collect())
+            .unwrap_or_default();
         logits.clear();
-        logits.resize(batch * self.vocab, 0.0);
-        matmul_rows(last, d, &self.head, self.vocab, logits);
+        logits.resize(rows.len() * self.vocab, 0.0);
+        matmul_packed(&last, &self.head, logits);
         for row in logits.chunks_exact_mut(self.vocab) {
             add(row, &self.head_bias);
         }
-        Ok(())
     }
 }
 
-/// One row's gates (`[input, forget, output, cell]`, without bias) to the next hidden and
-/// cell state.
-fn cell_update(gates: &mut [f32], bias: &[f32], hidden: &mut [f32], cell: &mut [f32]) {
-    let d = hidden.len();
-    add(gates, bias);
-    let (sigmoids, candidate) = gates.split_at_mut(3 * d);
-    sigmoids.iter_mut().for_each(|g| *g = sigmoid(*g));
-    candidate.iter_mut().for_each(|g| *g = tanh(*g));
-    let (input, rest) = sigmoids.split_at(d);
-    let (forget, output) = rest.split_at(d);
-    for j in 0..d {
-        let c = forget[j] * cell[j] + input[j] * candidate[j];
-        cell[j] = c;
-        hidden[j] = output[j] * tanh(c);
+dispatch!(cell_update, cell_update_avx2, cell_update_body, (gates: &mut [f32], bias: &[f32], hidden: &mut [f32], cell: &mut [f32]));
+
+/// Each row's gates (`[batch, 4·d]`, `[input, forget, output, cell]`, without bias) to the
+/// next hidden and cell state (`[batch, d]` each).
+#[inline(always)]
+fn cell_update_body<const FMA: bool>(
+    gates: &mut [f32],
+    bias: &[f32],
+    hidden: &mut [f32],
+    cell: &mut [f32],
+) {
+    let d = bias.len() / 4;
+    for ((gates, hidden), cell) in gates
+        .chunks_exact_mut(4 * d)
+        .zip(hidden.chunks_exact_mut(d))
+        .zip(cell.chunks_exact_mut(d))
+    {
+        for (g, &b) in gates.iter_mut().zip(bias) {
+            *g += b;
+        }
+        let (sigmoids, candidate) = gates.split_at_mut(3 * d);
+        sigmoids.iter_mut().for_each(|g| *g = sigmoid(*g));
+        candidate.iter_mut().for_each(|g| *g = tanh(*g));
+        let (input, rest) = sigmoids.split_at(d);
+        let (forget, output) = rest.split_at(d);
+        for j in 0..d {
+            let c = forget[j] * cell[j] + input[j] * candidate[j];
+            cell[j] = c;
+            hidden[j] = output[j] * tanh(c);
+        }
     }
 }
 
