@@ -2,13 +2,14 @@
 //! logits at every position, for a prefill then single steps, for batches, and for a cache
 //! that outgrows the model's context; bad input is a typed error.
 
-use burn::tensor::{Int, Tensor, TensorData};
+mod common;
+
+use common::{max_diff, reference, tune};
 use leitmotif_model::source::{MOTIF_TRANSFORMER_CONFIG, MOTIF_TRANSFORMER_WEIGHTS};
 use leitmotif_model::weights::load_static;
 use leitmotif_model::{
     CpuBackend, HostCache, HostTransformer, ModelError, MotifTransformer, MotifTransformerConfig,
 };
-use leitmotif_tokens::{Style, encode_ids};
 
 type B = CpuBackend;
 
@@ -21,43 +22,6 @@ fn shipped() -> MotifTransformer<B> {
     )
     .unwrap_or_else(|e| panic!("{e}"))
     .1
-}
-
-/// A real tune's tokens (the bundled Irish air), `len` of them.
-fn tune(len: usize, skip: usize) -> Vec<u32> {
-    let bytes = include_bytes!("../../../assets/examples/folk_the_enchanted_valley.mid");
-    let score = leitmotif_score::midi::read_midi(bytes).unwrap_or_else(|e| panic!("{e}"));
-    let ids = encode_ids(&score, Style::Folk).unwrap_or_else(|e| panic!("{e}"));
-    ids.iter().copied().cycle().skip(skip).take(len).collect()
-}
-
-/// burn's full forward pass: `[rows][position][vocab]`.
-fn reference(model: &MotifTransformer<B>, rows: &[Vec<u32>]) -> Vec<Vec<Vec<f32>>> {
-    let (batch, seq) = (rows.len(), rows[0].len());
-    let ids: Vec<i64> = rows.iter().flatten().map(|&t| i64::from(t)).collect();
-    let tokens =
-        Tensor::<B, 2, Int>::from_ints(TensorData::new(ids, [batch, seq]), &Default::default());
-    let logits: Vec<f32> = model
-        .forward(tokens)
-        .into_data()
-        .to_vec()
-        .unwrap_or_default();
-    let vocab = model.vocab_size();
-    (0..batch)
-        .map(|b| {
-            (0..seq)
-                .map(|t| logits[(b * seq + t) * vocab..(b * seq + t + 1) * vocab].to_vec())
-                .collect()
-        })
-        .collect()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]

@@ -3,14 +3,15 @@
 //! then steps, for batches and forked states; weights of the wrong shape or kind and bad
 //! input are typed errors.
 
-use burn::tensor::{Int, Tensor, TensorData};
+mod common;
+
+use common::{logits_of_both, max_diff, reference, tune};
 use leitmotif_model::source::{MELODY_RNN_CONFIG, MELODY_RNN_WEIGHTS};
 use leitmotif_model::weights::{self, load_static};
 use leitmotif_model::{
     BatchDecoder, CpuBackend, HostLstm, HostLstmState, HostModel, HostTransformer, MelodyRnn,
     MelodyRnnConfig, ModelError, ModelSource, MotifTransformerConfig, TokenDecoder, WeightsError,
 };
-use leitmotif_tokens::{Style, encode_ids};
 
 type B = CpuBackend;
 
@@ -28,43 +29,6 @@ fn host_rnn() -> HostLstm {
         }
         other => panic!("not the RNN: {other:?}"),
     }
-}
-
-/// A real tune's tokens (the bundled Irish air), `len` of them.
-fn tune(len: usize, skip: usize) -> Vec<u32> {
-    let bytes = include_bytes!("../../../assets/examples/folk_the_enchanted_valley.mid");
-    let score = leitmotif_score::midi::read_midi(bytes).unwrap_or_else(|e| panic!("{e}"));
-    let ids = encode_ids(&score, Style::Folk).unwrap_or_else(|e| panic!("{e}"));
-    ids.iter().copied().cycle().skip(skip).take(len).collect()
-}
-
-/// burn's full forward pass: `[rows][position][vocab]`.
-fn reference(model: &MelodyRnn<B>, rows: &[Vec<u32>]) -> Vec<Vec<Vec<f32>>> {
-    let (batch, seq) = (rows.len(), rows[0].len());
-    let ids: Vec<i64> = rows.iter().flatten().map(|&t| i64::from(t)).collect();
-    let tokens =
-        Tensor::<B, 2, Int>::from_ints(TensorData::new(ids, [batch, seq]), &Default::default());
-    let logits: Vec<f32> = model
-        .forward(tokens)
-        .into_data()
-        .to_vec()
-        .unwrap_or_default();
-    let vocab = model.vocab_size();
-    (0..batch)
-        .map(|b| {
-            (0..seq)
-                .map(|t| logits[(b * seq + t) * vocab..(b * seq + t + 1) * vocab].to_vec())
-                .collect()
-        })
-        .collect()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -99,16 +63,8 @@ fn a_prefill_then_steps_give_burns_logits() {
 fn the_host_copy_of_a_burn_model_matches_the_one_read_from_bytes() {
     let from_model = HostLstm::from_model(&shipped()).unwrap_or_else(|e| panic!("{e}"));
     let from_bytes = host_rnn();
-    let row = tune(40, 3);
-    let (mut a, mut b) = (from_model.new_state(), from_bytes.new_state());
-    let (mut la, mut lb) = (Vec::new(), Vec::new());
-    from_model
-        .feed(&mut a, &row, &mut la)
-        .unwrap_or_else(|e| panic!("{e}"));
-    from_bytes
-        .feed(&mut b, &row, &mut lb)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(la, lb);
+    let (a, b) = logits_of_both(&from_model, &from_bytes, &tune(40, 3));
+    assert_eq!(a, b);
 }
 
 #[test]
@@ -244,16 +200,8 @@ fn both_defaults_load_and_the_transformer_matches_its_burn_copy() {
         panic!("not the transformer")
     };
     let from_model = HostTransformer::from_model(&burn).unwrap_or_else(|e| panic!("{e}"));
-    let row = tune(30, 0);
-    let (mut a, mut b) = (from_model.new_state(), from_bytes.new_state());
-    let (mut la, mut lb) = (Vec::new(), Vec::new());
-    from_model
-        .feed(&mut a, &row, &mut la)
-        .unwrap_or_else(|e| panic!("{e}"));
-    from_bytes
-        .feed(&mut b, &row, &mut lb)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(la, lb);
+    let (a, b) = logits_of_both(&from_model, &from_bytes, &tune(30, 0));
+    assert_eq!(a, b);
 }
 
 #[test]
