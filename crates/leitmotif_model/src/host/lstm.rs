@@ -13,7 +13,7 @@ use burn::tensor::backend::Backend;
 
 #[cfg(target_arch = "x86_64")]
 use super::kernels::has_avx2_fma;
-use super::kernels::{Packed, add, dispatch, exp, matmul, matmul_packed};
+use super::kernels::{Packed, add, dispatch, exp, matmul, matmul_packed, threads};
 use super::load::HostTensors;
 use crate::error::ModelError;
 use crate::rnn::{MelodyRnn, MelodyRnnConfig};
@@ -42,6 +42,9 @@ struct HostLstmLayer {
     bias: Vec<f32>,
     /// `[d_hidden, 4·d_hidden]`, packed.
     recurrent: Packed,
+    /// The same, as its two halves of columns (`[input, forget]` and `[output, cell]`): one
+    /// sequence's step splits over two threads, each keeping its half in its core's cache.
+    recurrent_halves: [Packed; 2],
 }
 
 /// The hidden and cell state of every layer for a batch of sequences: the decoding state of
@@ -131,6 +134,13 @@ impl HostLstm {
                 input: Packed::side_by_side(&[&input], d_input),
                 bias,
                 recurrent: Packed::side_by_side(&[&recurrent], d),
+                recurrent_halves: [0, 1].map(|half| {
+                    let columns: Vec<f32> = recurrent
+                        .chunks_exact(4 * d)
+                        .flat_map(|row| row[half * 2 * d..(half + 1) * 2 * d].iter().copied())
+                        .collect();
+                    Packed::side_by_side(&[&columns], d)
+                }),
             });
         }
         let embedding = tensors.take("embedding.weight", &[vocab, d_embed])?;
@@ -294,6 +304,9 @@ impl HostLstm {
         let mut gates_in = vec![0.0; total * 4 * d];
         let mut output = vec![0.0; total * d];
         let (mut h_step, mut c_step, mut gates) = (Vec::new(), Vec::new(), Vec::new());
+        // A long run of one sequence's steps (a prompt) splits each step over two threads;
+        // single steps are too short to pay for the hand-off.
+        let split_steps = threads() > 1 && rows.len() == 1 && longest >= 8;
         for (layer, weights) in self.layers.iter().enumerate() {
             // The input's share of every gate, for every position at once.
             matmul(&x, &weights.input, &mut gates_in);
@@ -307,7 +320,16 @@ impl HostLstm {
                     c_step.extend_from_slice(cell[layer][r]);
                 }
                 gates.resize(live.len() * 4 * d, 0.0);
-                matmul_packed(&h_step, &weights.recurrent, &mut gates);
+                if live.len() == 1 && split_steps {
+                    let (lo, hi) = gates.split_at_mut(2 * d);
+                    let [w_lo, w_hi] = &weights.recurrent_halves;
+                    rayon::join(
+                        || matmul_packed(&h_step, w_lo, lo),
+                        || matmul_packed(&h_step, w_hi, hi),
+                    );
+                } else {
+                    matmul_packed(&h_step, &weights.recurrent, &mut gates);
+                }
                 for (i, &r) in live.iter().enumerate() {
                     let at = starts[r] + t;
                     add(
