@@ -304,6 +304,8 @@ impl HostLstm {
         let mut gates_in = vec![0.0; total * 4 * d];
         let mut output = vec![0.0; total * d];
         let (mut h_step, mut c_step, mut gates) = (Vec::new(), Vec::new(), Vec::new());
+        // The sequences that have a t-th token (reused: this is the per-step loop).
+        let mut live = Vec::with_capacity(rows.len());
         // A long run of one sequence's steps (a prompt) splits each step over two threads;
         // single steps are too short to pay for the hand-off.
         let split_steps = threads() > 1 && rows.len() == 1 && longest >= 8;
@@ -311,8 +313,9 @@ impl HostLstm {
             // The input's share of every gate, for every position at once.
             matmul(&x, &weights.input, &mut gates_in);
             for t in 0..longest {
-                // The sequences that have a t-th token, their states side by side.
-                let live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].len() > t).collect();
+                live.clear();
+                live.extend((0..rows.len()).filter(|&r| rows[r].len() > t));
+                // Their states side by side.
                 h_step.clear();
                 c_step.clear();
                 for &r in &live {
