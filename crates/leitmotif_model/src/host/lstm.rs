@@ -84,19 +84,11 @@ impl HostLstmState {
     /// # Errors
     /// [`ModelError::BatchMismatch`] if `row` is not a row of the state.
     pub fn select_row(&mut self, row: usize) -> Result<(), ModelError> {
-        if row >= self.batch {
-            return Err(ModelError::BatchMismatch {
-                state: self.batch,
-                input: row + 1,
-            });
-        }
-        for buffer in self.hidden.iter_mut().chain(self.cell.iter_mut()) {
-            let d = buffer.len() / self.batch;
-            buffer.copy_within(row * d..(row + 1) * d, 0);
-            buffer.truncate(d);
-        }
-        self.batch = 1;
-        Ok(())
+        super::keep_row(
+            self.hidden.iter_mut().chain(self.cell.iter_mut()),
+            &mut self.batch,
+            row,
+        )
     }
 }
 

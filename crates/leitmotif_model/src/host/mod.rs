@@ -29,6 +29,7 @@ mod transformer;
 pub use lstm::{HostLstm, HostLstmState};
 pub use transformer::{HostCache, HostTransformer};
 
+use crate::error::ModelError;
 use crate::rnn::MelodyRnnConfig;
 use crate::source::{ModelKind, ModelSource, SourceBytes};
 use crate::transformer::MotifTransformerConfig;
@@ -80,4 +81,29 @@ impl HostModel {
             HostModel::Transformer(model) => model.max_seq_len(),
         }
     }
+}
+
+/// Keeps only batch row `row` of every buffer (each `[batch, ...]`), as a batch of one: the
+/// chosen draft of a decoding state. `batch` becomes 1.
+///
+/// # Errors
+/// [`ModelError::BatchMismatch`] if `row` is not a row of the batch.
+fn keep_row<'a>(
+    buffers: impl Iterator<Item = &'a mut Vec<f32>>,
+    batch: &mut usize,
+    row: usize,
+) -> Result<(), ModelError> {
+    if row >= *batch {
+        return Err(ModelError::BatchMismatch {
+            state: *batch,
+            input: row + 1,
+        });
+    }
+    for buffer in buffers {
+        let per_row = buffer.len() / *batch;
+        buffer.copy_within(row * per_row..(row + 1) * per_row, 0);
+        buffer.truncate(per_row);
+    }
+    *batch = 1;
+    Ok(())
 }

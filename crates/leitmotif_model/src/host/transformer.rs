@@ -93,19 +93,11 @@ impl HostCache {
     /// # Errors
     /// [`ModelError::BatchMismatch`] if `row` is not a row of the cache.
     pub fn select_row(&mut self, row: usize) -> Result<(), ModelError> {
-        if row >= self.batch {
-            return Err(ModelError::BatchMismatch {
-                state: self.batch,
-                input: row + 1,
-            });
-        }
-        let per_row = self.keys.first().map_or(0, |k| k.len() / self.batch.max(1));
-        for buffer in self.keys.iter_mut().chain(self.values.iter_mut()) {
-            buffer.copy_within(row * per_row..(row + 1) * per_row, 0);
-            buffer.truncate(per_row);
-        }
-        self.batch = 1;
-        Ok(())
+        super::keep_row(
+            self.keys.iter_mut().chain(self.values.iter_mut()),
+            &mut self.batch,
+            row,
+        )
     }
 }
 
