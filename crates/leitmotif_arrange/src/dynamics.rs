@@ -106,7 +106,7 @@ fn splitmix(mut x: u64) -> u64 {
 }
 
 /// Mixes two words into one hash.
-fn mix(a: u64, b: u64) -> u64 {
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
     splitmix(a ^ splitmix(b))
 }
 

@@ -93,6 +93,18 @@
 //! Each part offsets it a little for balance (hats and pads softer, crashes louder).
 //! [`shape_velocities`] gives existing notes (the model's melody) the velocity of their bar
 //! and position, blended 75 % with 25 % of their own velocity so their contour survives.
+//!
+//! **Given chords** ([`progression`], [`arrange_on`]). A chord progression replaces the
+//! harmony analysis: one chord per bar, cycling when the piece is longer; the parts are
+//! written on it by the same rules. [`chord_tone_share`] measures how many melody notes on
+//! [strong beats](strong_beat) (the downbeat, and the middle of bars of four or more pulses)
+//! are tones of the chord sounding there.
+//!
+//! **Feel** ([`Feel`], [`Humanizer`]). Humanize moves onsets and ends by a seeded groove
+//! (the same at each sixteenth of every bar, for every part), a small lag per part and a
+//! little per note, at most a twelfth of a quarter note at full amount, and moves
+//! velocities the same way by at most 12; swing delays off-beat eighths by up to a third of
+//! an eighth. Both at 0 leave every note exactly as written.
 
 mod bass;
 mod chords;
@@ -100,7 +112,9 @@ pub mod drums;
 mod dynamics;
 mod grid;
 mod harmony;
+mod humanize;
 mod notes;
+mod progression;
 mod settings;
 
 pub use bass::bass;
@@ -109,6 +123,8 @@ pub use drums::drums;
 pub use dynamics::{shape_velocities, velocity};
 pub use grid::MeterFamily;
 pub use harmony::{HarmonySpan, harmony};
+pub use humanize::{Feel, Humanizer};
+pub use progression::{ChordToneShare, chord_tone_share, progression, strong_beat};
 pub use settings::{ArrangeError, ArrangeSettings, BarSlot};
 
 use leitmotif_score::Note;
@@ -140,7 +156,20 @@ pub fn arrange(
     bars: &[BarSlot],
     settings: &ArrangeSettings,
 ) -> Result<Arrangement, ArrangeError> {
-    let harmony = harmony(melody, bars, settings)?;
+    arrange_on(harmony(melody, bars, settings)?, bars, settings)
+}
+
+/// Writes the bass, chord and drum parts on a given `harmony` (for instance a
+/// [`progression`]) over `bars`.
+///
+/// # Errors
+///
+/// Any [`ArrangeError`] from [`ArrangeSettings::validate`] or from the bars' layout.
+pub fn arrange_on(
+    harmony: Vec<HarmonySpan>,
+    bars: &[BarSlot],
+    settings: &ArrangeSettings,
+) -> Result<Arrangement, ArrangeError> {
     Ok(Arrangement {
         bass: bass(&harmony, bars, settings)?,
         chords: chords(&harmony, bars, settings)?,

@@ -131,6 +131,17 @@ pub enum ArrangeError {
         /// The range's highest pitch.
         high: u8,
     },
+    /// A given chord progression has no chords.
+    #[error("the chord progression is empty")]
+    EmptyProgression,
+    /// A feel amount outside `0..=1`.
+    #[error("{name} {value} is outside 0..=1")]
+    FeelOutOfRange {
+        /// `"humanize"` or `"swing"`.
+        name: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// A bar has no ticks.
     #[error("bar {index} is empty (0 ticks)")]
     EmptyBar {
