@@ -50,6 +50,10 @@ pub struct Mood {
     /// A fixed key ("D minor"), or none to keep the music's key (or pick one in `mode`).
     #[serde(default)]
     pub key: Option<String>,
+    /// How loosely it is played, 0 (the exact grid, the default) to 1: a seeded groove in
+    /// timing and velocity (see `leitmotif_arrange::Feel`).
+    #[serde(default)]
+    pub humanize: f64,
 }
 
 /// When a change of mood lands.
@@ -139,6 +143,7 @@ impl MoodTable {
                 ("density", mood.density),
                 ("register", mood.register),
                 ("intensity", mood.intensity),
+                ("humanize", mood.humanize),
             ] {
                 if !(0.0..=1.0).contains(&value) {
                     return Err(bad(format!("{what} {value} is outside 0..=1")));

@@ -3,7 +3,7 @@
 
 use std::ops::RangeInclusive;
 
-use leitmotif_score::theory::{Mode, PitchClass, Scale};
+use leitmotif_score::theory::{Chord, Mode, PitchClass, Scale};
 use leitmotif_score::{Role, Score};
 use leitmotif_tokens::vocab::{DENSITY_BUCKETS, METERS, meter_index};
 use leitmotif_tokens::{Layer, Style};
@@ -15,7 +15,7 @@ use crate::prompt::{PromptControls, parse_prompt};
 /// Most bars one request may write.
 pub const MAX_BARS: u32 = 512;
 
-/// Most candidates scored at a loop seam or an infill join.
+/// Most candidates scored at a loop seam or an infill join, and most whole drafts.
 pub const MAX_CANDIDATES: usize = 16;
 
 /// The job.
@@ -175,6 +175,24 @@ pub struct Request {
     pub seed: u64,
     /// Candidates drawn and scored at a loop seam or an infill join.
     pub candidates: usize,
+    /// Whole drafts drawn where nothing is scored at a join (a new piece that does not
+    /// loop, a continuation): the one the model finds likeliest (fewest bits per token it
+    /// picked) is kept. 1 draws one, the draft the seed gives; with more, the first draft is
+    /// still that one and the others take seeds mixed from it.
+    pub drafts: usize,
+    /// A chord progression for the written bars, one chord a bar, starting over when the
+    /// piece is longer (empty: none). The melody favours its tones on strong beats (the
+    /// decoder allows only chord tones for an onset on a downbeat, or mid-bar in bars of four
+    /// or more pulses, where the key lets one through), and the arranger plays these chords
+    /// instead of its own harmony. A new piece with no key takes the key in
+    /// [`mode`](Self::mode) that holds the most of their tones ([`key_for_chords`]).
+    pub chords: Vec<Chord>,
+    /// How loosely every written layer is played, 0 (the exact grid) to 1: a seeded groove
+    /// in timing and velocity (`leitmotif_arrange::Feel::humanize`).
+    pub humanize: f64,
+    /// Swing, 0 (straight) to 1 (triplet): off-beat eighths delayed
+    /// (`leitmotif_arrange::Feel::swing`).
+    pub swing: f64,
     /// Pitch ranges of the pitched layers.
     pub ranges: LayerRanges,
     /// Which layers the model writes; `None` asks the model (the melody always, another
@@ -203,6 +221,10 @@ impl Default for Request {
             sampling: SamplingSettings::default(),
             seed: 0,
             candidates: 4,
+            drafts: 1,
+            chords: Vec::new(),
+            humanize: 0.0,
+            swing: 0.0,
             ranges: LayerRanges::default(),
             model_layers: None,
         }
@@ -245,6 +267,7 @@ impl Request {
             request.density = Curve::Constant(mean(|m| m.density));
             request.register = Curve::Constant(mean(|m| m.register));
             request.intensity = Curve::Constant(mean(|m| m.intensity));
+            request.humanize = mean(|m| m.humanize);
             request.layers = found
                 .iter()
                 .flat_map(|m| m.layers.iter().filter_map(|r| layer_of_role(*r)))
@@ -343,6 +366,22 @@ impl Request {
                 self.candidates
             ));
         }
+        if !(1..=MAX_CANDIDATES).contains(&self.drafts) {
+            return bad(format!(
+                "drafts must be 1..={MAX_CANDIDATES}, not {}",
+                self.drafts
+            ));
+        }
+        for (name, value) in [("humanize", self.humanize), ("swing", self.swing)] {
+            if !(value.is_finite() && (0.0..=1.0).contains(&value)) {
+                return bad(format!("{name} must be 0..=1, not {value}"));
+            }
+        }
+        if let Some(key) = self.key
+            && self.key_lock
+        {
+            chords_in_key(&self.chords, key)?;
+        }
         for layer in [Layer::Melody, Layer::Bass, Layer::Chords] {
             let range = self.ranges.of(layer);
             if *range.end() > 127 || range.end() < range.start() || range.end() - range.start() < 12
@@ -431,4 +470,154 @@ pub fn tonic_from_seed(seed: u64, mode: Mode) -> PitchClass {
     let table = if mode.is_minor() { minor } else { major };
     let pick = leitmotif_tokens::fnv::Fnv1a::hash(&seed.to_le_bytes()) % table.len() as u64;
     PitchClass::from_midi(table[pick as usize])
+}
+
+/// Reads a chord progression: symbols separated by spaces, commas or bars (`"Am F C G"`,
+/// `"Dm7 | G7 | Cmaj7"`).
+///
+/// # Errors
+/// [`RequestError::UnknownChord`] naming the first symbol that is not a chord, and
+/// [`RequestError::Invalid`] for a progression with no chords.
+pub fn parse_chords(text: &str) -> Result<Vec<Chord>, RequestError> {
+    let chords = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '|')
+        .filter(|s| !s.is_empty())
+        .enumerate()
+        .map(|(i, symbol)| {
+            symbol
+                .parse::<Chord>()
+                .map_err(|_| RequestError::UnknownChord {
+                    symbol: symbol.to_owned(),
+                    position: i + 1,
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if chords.is_empty() {
+        return Err(RequestError::Invalid(format!(
+            "the chord progression {text:?} has no chords"
+        )));
+    }
+    Ok(chords)
+}
+
+/// The key in `mode` that holds the most tones of `chords` (counted with repeats); ties go
+/// to the first chord's root as tonic, then to the lowest tonic from C. `None` for no
+/// chords.
+pub fn key_for_chords(chords: &[Chord], mode: Mode) -> Option<Scale> {
+    let first = chords.first()?;
+    let held = |scale: Scale| {
+        let allowed = allowed_pitch_classes(scale);
+        chords
+            .iter()
+            .flat_map(|c| c.pitch_classes())
+            .filter(|pc| allowed[usize::from(pc.index())])
+            .count()
+    };
+    let mut tonics: Vec<PitchClass> = vec![first.root];
+    tonics.extend(
+        (0..12)
+            .map(PitchClass::from_midi)
+            .filter(|t| *t != first.root),
+    );
+    let mut best: Option<(Scale, usize)> = None;
+    for tonic in tonics {
+        let scale = Scale::new(tonic, mode);
+        let count = held(scale);
+        if best.is_none_or(|(_, b)| count > b) {
+            best = Some((scale, count));
+        }
+    }
+    best.map(|(scale, _)| scale)
+}
+
+/// Checks that every tone of every chord is one a locked `key` allows.
+///
+/// # Errors
+/// [`RequestError::ChordOutOfKey`] naming the first chord that is not.
+pub fn chords_in_key(chords: &[Chord], key: Scale) -> Result<(), RequestError> {
+    let allowed = allowed_pitch_classes(key);
+    match chords.iter().find(|c| {
+        c.pitch_classes()
+            .iter()
+            .any(|pc| !allowed[usize::from(pc.index())])
+    }) {
+        Some(chord) => Err(RequestError::ChordOutOfKey {
+            chord: chord.name(key.spelling()),
+            key: key.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progressions_parse_or_name_the_bad_symbol() {
+        let chords = parse_chords("Am F, C | G7").unwrap_or_default();
+        let names: Vec<String> = chords.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["Am", "F", "C", "G7"]);
+        assert_eq!(
+            parse_chords("Am Hm C"),
+            Err(RequestError::UnknownChord {
+                symbol: "Hm".to_owned(),
+                position: 2
+            })
+        );
+        let message = parse_chords("C Fzz").err().map(|e| e.to_string());
+        assert!(message.is_some_and(|m| m.contains("\"Fzz\"")));
+        assert!(parse_chords(" , ").is_err());
+    }
+
+    #[test]
+    fn the_key_of_a_progression_holds_its_chords() {
+        let chords = parse_chords("Am F C G").unwrap_or_default();
+        assert_eq!(
+            key_for_chords(&chords, Mode::Major).map(|k| k.to_string()),
+            Some(Scale::new(PitchClass::C, Mode::Major).to_string())
+        );
+        assert_eq!(
+            key_for_chords(&chords, Mode::NaturalMinor),
+            Some(Scale::new(PitchClass::A, Mode::NaturalMinor))
+        );
+        let c_major = Scale::new(PitchClass::C, Mode::Major);
+        assert!(chords_in_key(&chords, c_major).is_ok());
+        let err = chords_in_key(&parse_chords("C D").unwrap_or_default(), c_major);
+        assert!(matches!(err, Err(RequestError::ChordOutOfKey { ref chord, .. }) if chord == "D"));
+        let request = Request {
+            key: Some(c_major),
+            chords: parse_chords("C E").unwrap_or_default(),
+            ..Request::default()
+        };
+        assert!(
+            request.validate().is_err(),
+            "E major's G# is not in C major"
+        );
+        let request = Request {
+            key_lock: false,
+            ..request
+        };
+        assert!(request.validate().is_ok());
+    }
+
+    #[test]
+    fn feel_and_drafts_are_checked() {
+        for bad in [
+            Request {
+                humanize: 1.5,
+                ..Request::default()
+            },
+            Request {
+                swing: -0.1,
+                ..Request::default()
+            },
+            Request {
+                drafts: 0,
+                ..Request::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
 }
