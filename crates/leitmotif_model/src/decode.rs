@@ -102,6 +102,14 @@ impl TokenDecoder for HostTransformer {
     ) -> Result<(), ModelError> {
         self.forward(tokens, 1, state, logits)
     }
+
+    fn feed_rows(
+        &self,
+        rows: &mut [(&mut HostCache, &[u32])],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        self.forward_rows(rows, logits)
+    }
 }
 
 impl BatchDecoder for HostLstm {

@@ -60,6 +60,26 @@ fn a_prefill_then_steps_give_burns_logits() {
 }
 
 #[test]
+fn a_prompt_of_one_sequence_in_parts_gives_burns_logits() {
+    // One sequence's prompts split their steps over threads; the second carries on from
+    // the state the first left, and a step after them is a batch of one again.
+    let model = shipped();
+    let host = host_rnn();
+    let row = tune(60, 17);
+    let want = reference(&model, std::slice::from_ref(&row));
+    let mut state = HostLstmState::new();
+    let mut logits = Vec::new();
+    let mut worst = 0.0f32;
+    for (from, to) in [(0, 31), (31, 47), (47, 48), (48, 60)] {
+        host.feed(&mut state, &row[from..to], &mut logits)
+            .unwrap_or_else(|e| panic!("{e}"));
+        worst = worst.max(max_diff(&logits, &want[0][to - 1]));
+    }
+    assert_eq!(state.len(), 60);
+    assert!(worst < 1e-3, "largest logit difference {worst}");
+}
+
+#[test]
 fn the_host_copy_of_a_burn_model_matches_the_one_read_from_bytes() {
     let from_model = HostLstm::from_model(&shipped()).unwrap_or_else(|e| panic!("{e}"));
     let from_bytes = host_rnn();

@@ -270,7 +270,7 @@ fn matmul_packed_body<const FMA: bool>(x: &[f32], w: &Packed, out: &mut [f32]) {
             4 => packed_tiles::<4, FMA>(xt, w, out),
             3 => packed_tiles::<3, FMA>(xt, w, out),
             2 => packed_tiles::<2, FMA>(xt, w, out),
-            _ => packed_tiles::<1, FMA>(xt, w, out),
+            _ => packed_row::<FMA>(xt, w, out),
         }
         row += rows;
     }
@@ -303,6 +303,44 @@ fn packed_tiles<const R: usize, const FMA: bool>(xt: &[f32], w: &Packed, out: &m
                 out.copy_from_slice(&acc[..cols]);
             }
         }
+    }
+}
+
+/// One row times every panel of `w` (a decoding step, the LSTM's recurrent product). A tile
+/// of one row would have only a panel's two vectors of sums, each multiply-add waiting for
+/// the one before; four sets of sums over interleaved `k` keep four times as many in flight.
+#[inline(always)]
+fn packed_row<const FMA: bool>(x: &[f32], w: &Packed, out: &mut [f32]) {
+    const K: usize = 4;
+    let (d_in, d_out) = (w.d_in, w.d_out);
+    for (p, panel) in w.data.chunks_exact(d_in * PANEL).enumerate() {
+        let mut acc = [[0.0f32; PANEL]; K];
+        let (mut xs, mut ws) = (x.chunks_exact(K), panel.chunks_exact(K * PANEL));
+        for (xk, wk) in (&mut xs).zip(&mut ws) {
+            let xk: &[f32; K] = xk.try_into().unwrap_or(&[0.0; K]);
+            let wk: &[f32; K * PANEL] = wk.try_into().unwrap_or(&[0.0; K * PANEL]);
+            for (u, acc) in acc.iter_mut().enumerate() {
+                for j in 0..PANEL {
+                    acc[j] = madd::<FMA>(xk[u], wk[u * PANEL + j], acc[j]);
+                }
+            }
+        }
+        for (&xv, wk) in xs
+            .remainder()
+            .iter()
+            .zip(ws.remainder().chunks_exact(PANEL))
+        {
+            for j in 0..PANEL {
+                acc[0][j] = madd::<FMA>(xv, wk[j], acc[0][j]);
+            }
+        }
+        let mut sum = [0.0f32; PANEL];
+        for j in 0..PANEL {
+            sum[j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
+        }
+        let col = p * PANEL;
+        let cols = PANEL.min(d_out - col);
+        out[col..col + cols].copy_from_slice(&sum[..cols]);
     }
 }
 

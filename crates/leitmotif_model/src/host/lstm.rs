@@ -9,6 +9,9 @@
 //! - a step reads each matrix once for every row of the batch;
 //! - the gates' sigmoid and tanh are arithmetic on the host path's `exp`, so they vectorise.
 
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
 use burn::tensor::backend::Backend;
 
 #[cfg(target_arch = "x86_64")]
@@ -42,9 +45,38 @@ struct HostLstmLayer {
     bias: Vec<f32>,
     /// `[d_hidden, 4·d_hidden]`, packed.
     recurrent: Packed,
-    /// The same, as its two halves of columns (`[input, forget]` and `[output, cell]`): one
-    /// sequence's step splits over two threads, each keeping its half in its core's cache.
-    recurrent_halves: [Packed; 2],
+    /// The same layer split by hidden units, for a prompt on two threads.
+    halves: [UnitHalf; 2],
+}
+
+/// The weights of one half of a layer's hidden units: every gate's columns for those units,
+/// gates still in the order `[input, forget, output, cell]`. A thread that owns the half
+/// computes its units' gates, cell and hidden state alone; only the hidden state is shared.
+#[derive(Debug, Clone)]
+struct UnitHalf {
+    /// `[d_input, 4·units]`.
+    input: Packed,
+    /// `[d_hidden, 4·units]`.
+    recurrent: Packed,
+    /// `[4·units]`.
+    bias: Vec<f32>,
+}
+
+impl UnitHalf {
+    /// Hidden units `units` of a layer whose gates are `[d_in, 4·d]` and `[4·d]`.
+    fn new(input: &[f32], recurrent: &[f32], bias: &[f32], d: usize, units: Range<usize>) -> Self {
+        let columns = |row: &[f32]| -> Vec<f32> {
+            (0..4)
+                .flat_map(|gate| row[gate * d + units.start..gate * d + units.end].to_vec())
+                .collect()
+        };
+        let pick = |w: &[f32]| -> Vec<f32> { w.chunks_exact(4 * d).flat_map(columns).collect() };
+        Self {
+            input: Packed::side_by_side(&[&pick(input)], input.len() / (4 * d)),
+            recurrent: Packed::side_by_side(&[&pick(recurrent)], d),
+            bias: columns(bias),
+        }
+    }
 }
 
 /// The hidden and cell state of every layer for a batch of sequences: the decoding state of
@@ -122,17 +154,13 @@ impl HostLstm {
             let input = tensors.take(&name("input.weight"), &[d_input, 4 * d])?;
             let bias = tensors.take(&name("input.bias"), &[4 * d])?;
             let recurrent = tensors.take(&name("recurrent.weight"), &[d, 4 * d])?;
+            let halves = [0..d / 2, d / 2..d]
+                .map(|units| UnitHalf::new(&input, &recurrent, &bias, d, units));
             layers.push(HostLstmLayer {
                 input: Packed::side_by_side(&[&input], d_input),
                 bias,
                 recurrent: Packed::side_by_side(&[&recurrent], d),
-                recurrent_halves: [0, 1].map(|half| {
-                    let columns: Vec<f32> = recurrent
-                        .chunks_exact(4 * d)
-                        .flat_map(|row| row[half * 2 * d..(half + 1) * 2 * d].iter().copied())
-                        .collect();
-                    Packed::side_by_side(&[&columns], d)
-                }),
+                halves,
             });
         }
         let embedding = tensors.take("embedding.weight", &[vocab, d_embed])?;
@@ -277,6 +305,18 @@ impl HostLstm {
         cell: &mut [Vec<&mut [f32]>],
         logits: &mut Vec<f32>,
     ) {
+        // A prompt of one sequence splits every step over two threads by hidden units; single
+        // steps and batches are too short to pay for the hand-off.
+        if let [tokens] = rows
+            && threads() > 1
+            && tokens.len() >= SPLIT_FROM
+            && self.d_hidden >= SPLIT_UNITS
+        {
+            let mut h: Vec<&mut [f32]> = hidden.iter_mut().map(|h| &mut *h[0]).collect();
+            let mut c: Vec<&mut [f32]> = cell.iter_mut().map(|c| &mut *c[0]).collect();
+            self.run_split(tokens, &mut h, &mut c);
+            return self.head(hidden, logits);
+        }
         let d = self.d_hidden;
         // Sequence by sequence: sequence r's t-th token is row starts[r] + t.
         let starts: Vec<usize> = rows
@@ -298,9 +338,6 @@ impl HostLstm {
         let (mut h_step, mut c_step, mut gates) = (Vec::new(), Vec::new(), Vec::new());
         // The sequences that have a t-th token (reused: this is the per-step loop).
         let mut live = Vec::with_capacity(rows.len());
-        // A long run of one sequence's steps (a prompt) splits each step over two threads;
-        // single steps are too short to pay for the hand-off.
-        let split_steps = threads() > 1 && rows.len() == 1 && longest >= 8;
         for (layer, weights) in self.layers.iter().enumerate() {
             // The input's share of every gate, for every position at once.
             matmul(&x, &weights.input, &mut gates_in);
@@ -315,16 +352,7 @@ impl HostLstm {
                     c_step.extend_from_slice(cell[layer][r]);
                 }
                 gates.resize(live.len() * 4 * d, 0.0);
-                if live.len() == 1 && split_steps {
-                    let (lo, hi) = gates.split_at_mut(2 * d);
-                    let [w_lo, w_hi] = &weights.recurrent_halves;
-                    rayon::join(
-                        || matmul_packed(&h_step, w_lo, lo),
-                        || matmul_packed(&h_step, w_hi, hi),
-                    );
-                } else {
-                    matmul_packed(&h_step, &weights.recurrent, &mut gates);
-                }
+                matmul_packed(&h_step, &weights.recurrent, &mut gates);
                 for (i, &r) in live.iter().enumerate() {
                     let at = starts[r] + t;
                     add(
@@ -343,17 +371,192 @@ impl HostLstm {
             std::mem::swap(&mut x, &mut output);
             output.resize(total * d, 0.0);
         }
+        self.head(hidden, logits);
+    }
+
+    /// One sequence's tokens through every layer, each step split over two threads by
+    /// hidden units ([`UnitHalf`]): a half-step computes its units' gates from the whole
+    /// previous hidden state and updates those units. Each thread keeps to its own half, so
+    /// its half of the weights stays in its core's cache, but takes the other's half of a
+    /// step when that is still unclaimed after its own: a thread the OS has put aside (a
+    /// busy machine, a game's other threads) never holds up the prompt, and a pool that
+    /// runs only one of the two workers still finishes it.
+    fn run_split(&self, tokens: &[u32], hidden: &mut [&mut [f32]], cell: &mut [&mut [f32]]) {
+        let (d, n) = (self.d_hidden, tokens.len());
+        let mut x = Vec::with_capacity(n * self.d_embed);
+        for &token in tokens {
+            x.extend_from_slice(&self.embedding[token as usize * self.d_embed..][..self.d_embed]);
+        }
+        let bounds = [0..d / 2, d / 2..d];
+        for (layer, weights) in self.layers.iter().enumerate() {
+            let [first, second] = &weights.halves;
+            // The input's share of every gate at every position, half by half.
+            let mut gates_in = [first, second].map(|half| vec![0.0; n * half.bias.len()]);
+            let (lo, hi) = gates_in.split_at_mut(1);
+            rayon::join(
+                || matmul_packed(&x, &first.input, &mut lo[0]),
+                || matmul_packed(&x, &second.input, &mut hi[0]),
+            );
+            let steps = Steps::new(n, &hidden[layer][..], &cell[layer][..]);
+            let work = |own: usize| {
+                let _guard = steps.abandon_on_panic();
+                for t in 0..n {
+                    for half in [own, 1 - own] {
+                        if steps.claim(t, half) {
+                            steps.wait_for_step(t);
+                            let units = bounds[half].clone();
+                            steps.half_step(t, units, &weights.halves[half], &gates_in[half]);
+                        }
+                    }
+                }
+            };
+            rayon::join(|| work(0), || work(1));
+            x.resize(n * d, 0.0);
+            steps.read_outputs(&mut x);
+            hidden[layer].copy_from_slice(&x[(n - 1) * d..]);
+            steps.read_cells(cell[layer]);
+        }
+    }
+
+    /// Each sequence's next-token logits from the top layer's hidden state.
+    fn head(&self, hidden: &[Vec<&mut [f32]>], logits: &mut Vec<f32>) {
+        let rows = hidden.last().map_or(0, Vec::len);
         // The head, for each sequence's last position: the top layer's final hidden state.
         let last: Vec<f32> = hidden
             .last()
             .map(|top| top.iter().flat_map(|h| h.iter().copied()).collect())
             .unwrap_or_default();
         logits.clear();
-        logits.resize(rows.len() * self.vocab, 0.0);
+        logits.resize(rows * self.vocab, 0.0);
         matmul_packed(&last, &self.head, logits);
         for row in logits.chunks_exact_mut(self.vocab) {
             add(row, &self.head_bias);
         }
+    }
+}
+
+/// Prompts from this many tokens split their steps over two threads ([`HostLstm::run_split`]).
+const SPLIT_FROM: usize = 8;
+
+/// Layers from this many hidden units split; below it a step is too short for the hand-off.
+const SPLIT_UNITS: usize = 32;
+
+/// One layer's steps in [`HostLstm::run_split`], shared by its two threads: who has claimed
+/// each half-step, how many are done, every step's hidden state and the cell state. Values
+/// travel as `f32` bits in relaxed atomics; the count of finished half-steps, written with
+/// release and read with acquire, orders them.
+struct Steps {
+    d: usize,
+    /// `[d]`: the hidden state before the first step.
+    start: Vec<f32>,
+    /// `[n, d]`: each step's hidden state (the layer's output).
+    outputs: Vec<AtomicU32>,
+    /// `[d]`: the cell state after the latest step of each half.
+    cells: Vec<AtomicU32>,
+    /// `[n, 2]`: whether a thread has taken the half-step.
+    claimed: Vec<AtomicBool>,
+    /// Half-steps finished: step `t` may start once it reaches `2t`.
+    done: AtomicUsize,
+    /// Set when a thread unwinds, so that the other stops waiting for it.
+    abandoned: AtomicBool,
+}
+
+impl Steps {
+    fn new(n: usize, hidden: &[f32], cell: &[f32]) -> Self {
+        let bits = |values: &[f32]| values.iter().map(|v| AtomicU32::new(v.to_bits())).collect();
+        Self {
+            d: hidden.len(),
+            start: hidden.to_vec(),
+            outputs: (0..n * hidden.len()).map(|_| AtomicU32::new(0)).collect(),
+            cells: bits(cell),
+            claimed: (0..2 * n).map(|_| AtomicBool::new(false)).collect(),
+            done: AtomicUsize::new(0),
+            abandoned: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes half-step (`t`, `half`) if no thread has.
+    fn claim(&self, t: usize, half: usize) -> bool {
+        !self.claimed[2 * t + half].swap(true, Ordering::AcqRel)
+    }
+
+    /// Waits for both halves of step `t - 1`. Every half-step before the caller's is claimed
+    /// by then (each thread tries both halves of a step before the next), so this waits only
+    /// for work in hand: a spin (a half-step takes microseconds), then yielding the core.
+    fn wait_for_step(&self, t: usize) {
+        let mut spins = 0_u32;
+        while self.done.load(Ordering::Acquire) < 2 * t {
+            if self.abandoned.load(Ordering::Relaxed) {
+                return;
+            }
+            if spins < SPINS {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Step `t` for hidden units `units`: their gates from the whole previous hidden state,
+    /// then their cell and hidden state.
+    fn half_step(&self, t: usize, units: Range<usize>, weights: &UnitHalf, gates_in: &[f32]) {
+        let d = self.d;
+        let previous: Vec<f32> = match t {
+            0 => self.start.clone(),
+            _ => load(&self.outputs[(t - 1) * d..t * d]),
+        };
+        let w = units.len();
+        let mut gates = vec![0.0; 4 * w];
+        matmul_packed(&previous, &weights.recurrent, &mut gates);
+        add(&mut gates, &gates_in[t * 4 * w..(t + 1) * 4 * w]);
+        let mut c = load(&self.cells[units.clone()]);
+        let mut h = vec![0.0; w];
+        cell_update(&mut gates, &weights.bias, &mut h, &mut c);
+        store(&self.cells[units.clone()], &c);
+        store(&self.outputs[t * d + units.start..t * d + units.end], &h);
+        self.done.fetch_add(1, Ordering::Release);
+    }
+
+    /// A guard that marks the steps abandoned if its thread unwinds.
+    fn abandon_on_panic(&self) -> AbandonOnPanic<'_> {
+        AbandonOnPanic(&self.abandoned)
+    }
+
+    /// `[n, d]`: every step's hidden state, once all are done.
+    fn read_outputs(&self, out: &mut [f32]) {
+        out.copy_from_slice(&load(&self.outputs));
+    }
+
+    fn read_cells(&self, out: &mut [f32]) {
+        out.copy_from_slice(&load(&self.cells));
+    }
+}
+
+/// See [`Steps::abandon_on_panic`].
+struct AbandonOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for AbandonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Spins before a waiting thread yields its core: about a half-step's time.
+const SPINS: u32 = 1 << 10;
+
+fn load(cells: &[AtomicU32]) -> Vec<f32> {
+    cells
+        .iter()
+        .map(|c| f32::from_bits(c.load(Ordering::Relaxed)))
+        .collect()
+}
+
+fn store(cells: &[AtomicU32], values: &[f32]) {
+    for (c, v) in cells.iter().zip(values) {
+        c.store(v.to_bits(), Ordering::Relaxed);
     }
 }
 

@@ -231,20 +231,98 @@ impl HostTransformer {
                 other: tokens.len() / batch,
             });
         }
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= self.vocab) {
-            return Err(ModelError::TokenOutOfRange {
-                token,
-                vocab_size: self.vocab,
-            });
-        }
+        self.check_ids(tokens)?;
         let seq = tokens.len() / batch;
         self.reserve(cache, batch, seq)?;
+        let past = cache.len;
+        let segments: Vec<Segment> = (0..batch)
+            .map(|b| Segment {
+                cache: 0,
+                row: b,
+                rows: b * seq..(b + 1) * seq,
+                past,
+            })
+            .collect();
+        self.run(tokens, &mut [cache], &segments, logits);
+        cache.len += seq;
+        Ok(())
+    }
+
+    /// Feeds each sequence its own tokens, any number of them, each appending to its own
+    /// cache of one sequence, and writes each one's next-token logits into `logits`
+    /// (`[rows, vocab]`). The projections and the MLP of all the rows are one pass over the
+    /// weights; only attention is per sequence. The drafts of `--candidates` decode together
+    /// this way although their lengths differ.
+    ///
+    /// # Errors
+    /// [`ModelError::Empty`] for no rows or a row without tokens,
+    /// [`ModelError::TokenOutOfRange`], [`ModelError::BatchMismatch`] for a cache that holds
+    /// more than one sequence.
+    pub fn forward_rows(
+        &self,
+        rows: &mut [(&mut HostCache, &[u32])],
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        if rows.is_empty() || rows.iter().any(|(_, tokens)| tokens.is_empty()) {
+            return Err(ModelError::Empty);
+        }
+        for (cache, tokens) in rows.iter_mut() {
+            self.check_ids(tokens)?;
+            self.reserve(cache, 1, tokens.len())?;
+        }
+        let mut segments = Vec::with_capacity(rows.len());
+        let mut at = 0;
+        for (r, (cache, tokens)) in rows.iter().enumerate() {
+            segments.push(Segment {
+                cache: r,
+                row: 0,
+                rows: at..at + tokens.len(),
+                past: cache.len,
+            });
+            at += tokens.len();
+        }
+        let tokens: Vec<u32> = rows.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+        let mut caches: Vec<&mut HostCache> = rows.iter_mut().map(|(c, _)| &mut **c).collect();
+        self.run(&tokens, &mut caches, &segments, logits);
+        for (cache, tokens) in rows.iter_mut() {
+            cache.len += tokens.len();
+        }
+        Ok(())
+    }
+
+    fn check_ids(&self, tokens: &[u32]) -> Result<(), ModelError> {
+        match tokens.iter().find(|&&t| t as usize >= self.vocab) {
+            Some(&token) => Err(ModelError::TokenOutOfRange {
+                token,
+                vocab_size: self.vocab,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The blocks over `tokens`, which are the sequences of `segments` one after another,
+    /// each appending to its cache (room already reserved; the caches' lengths are left to
+    /// the caller); `logits` gets each segment's next-token logits, `[segments, vocab]`.
+    fn run(
+        &self,
+        tokens: &[u32],
+        caches: &mut [&mut HostCache],
+        segments: &[Segment],
+        logits: &mut Vec<f32>,
+    ) {
         let (d, n, d_ff) = (self.d_model, tokens.len(), self.d_ff);
-        // [n, d]: row b · seq + t is sequence b's t-th new token.
+        // [n, d]: the segments' rows one after another.
         let mut x = Vec::with_capacity(n * d);
         for &token in tokens {
             let row = token as usize * d;
             x.extend_from_slice(&self.embedding[row..row + d]);
+        }
+        // Each row's position in its sequence.
+        let mut positions = vec![0; n];
+        for segment in segments {
+            for (t, row) in segment.rows.clone().enumerate() {
+                positions[row] = segment.past + t;
+            }
         }
         // Rows per task: a long prompt's rows split over the threads, each task a whole tile
         // or more; a step of a few sequences stays on this thread (measured: splitting four
@@ -258,22 +336,23 @@ impl HostTransformer {
         let mut qkv = vec![0.0; n * 3 * d];
         let mut context = vec![0.0; n * d];
         let mut hidden = vec![0.0; n * d_ff];
-        let start = cache.len;
         for (layer, block) in self.blocks.iter().enumerate() {
             x.par_chunks(per * d)
                 .zip(h.par_chunks_mut(per * d))
                 .zip(qkv.par_chunks_mut(per * 3 * d))
-                .enumerate()
-                .for_each(|(task, ((x, h), qkv))| {
+                .zip(positions.par_chunks(per))
+                .for_each(|(((x, h), qkv), positions)| {
                     rms_norm(x, &block.attention_norm, d, h);
                     matmul_packed(h, &block.qkv, qkv);
-                    for (r, row) in qkv.chunks_exact_mut(3 * d).enumerate() {
+                    for (row, &position) in qkv.chunks_exact_mut(3 * d).zip(positions) {
                         // The queries and keys, head by head.
-                        self.rotate(&mut row[..2 * d], start + (task * per + r) % seq);
+                        self.rotate(&mut row[..2 * d], position);
                     }
                 });
-            self.write_cache(cache, layer, &qkv, batch, seq);
-            self.attend(cache, layer, &qkv, batch, seq, &mut context);
+            for segment in segments {
+                self.write_cache(caches[segment.cache], layer, &qkv, segment);
+            }
+            self.attend(caches, layer, &qkv, segments, &mut context);
             x.par_chunks_mut(per * d)
                 .zip(context.par_chunks(per * d))
                 .zip(h.par_chunks_mut(per * d))
@@ -288,18 +367,15 @@ impl HostTransformer {
                     add(x, h);
                 });
         }
-        cache.len += seq;
-        // The head, for each sequence's last position only.
+        // The head, for each segment's last position only.
         logits.clear();
-        logits.resize(batch * self.vocab, 0.0);
+        logits.resize(segments.len() * self.vocab, 0.0);
         let mut last = vec![0.0; d];
-        for b in 0..batch {
-            let row = (b * seq + seq - 1) * d;
+        for (segment, out) in segments.iter().zip(logits.chunks_exact_mut(self.vocab)) {
+            let row = (segment.rows.end - 1) * d;
             rms_norm(&x[row..row + d], &self.final_norm, d, &mut last);
-            let out = &mut logits[b * self.vocab..(b + 1) * self.vocab];
             matvec(&self.embedding, d, &last, out);
         }
-        Ok(())
     }
 
     /// Sizes the cache at its first use and makes room for `seq` more positions.
@@ -376,63 +452,57 @@ impl HostTransformer {
         start..start + cache.capacity * self.head_dim
     }
 
-    /// Copies the new keys and values (`qkv` is `[batch · seq, 3 · d_model]`) into the cache.
-    fn write_cache(
-        &self,
-        cache: &mut HostCache,
-        layer: usize,
-        qkv: &[f32],
-        batch: usize,
-        seq: usize,
-    ) {
+    /// Copies a segment's new keys and values (`qkv` is `[rows, 3 · d_model]`) into its
+    /// cache.
+    fn write_cache(&self, cache: &mut HostCache, layer: usize, qkv: &[f32], segment: &Segment) {
         let (d, hd) = (self.d_model, self.head_dim);
-        for b in 0..batch {
-            for head in 0..self.n_heads {
-                let range = self.head_range(cache, b, head);
-                for t in 0..seq {
-                    let src = (b * seq + t) * 3 * d + head * hd;
-                    let dst = range.start + (cache.len + t) * hd;
-                    cache.keys[layer][dst..dst + hd].copy_from_slice(&qkv[src + d..src + d + hd]);
-                    cache.values[layer][dst..dst + hd]
-                        .copy_from_slice(&qkv[src + 2 * d..src + 2 * d + hd]);
-                }
+        for head in 0..self.n_heads {
+            let range = self.head_range(cache, segment.row, head);
+            for (t, row) in segment.rows.clone().enumerate() {
+                let src = row * 3 * d + head * hd;
+                let dst = range.start + (segment.past + t) * hd;
+                cache.keys[layer][dst..dst + hd].copy_from_slice(&qkv[src + d..src + d + hd]);
+                cache.values[layer][dst..dst + hd]
+                    .copy_from_slice(&qkv[src + 2 * d..src + 2 * d + hd]);
             }
         }
     }
 
-    /// Causal attention of every new position over the cache (itself included), head by
-    /// head (heads in parallel for a long prompt); the queries are the first `d_model` of
-    /// each `qkv` row.
+    /// Causal attention of every new position over its cache (itself included), head by
+    /// head (heads in parallel when there is enough work); the queries are the first
+    /// `d_model` of each `qkv` row.
     fn attend(
         &self,
-        cache: &HostCache,
+        caches: &[&mut HostCache],
         layer: usize,
         qkv: &[f32],
-        batch: usize,
-        seq: usize,
+        segments: &[Segment],
         context: &mut [f32],
     ) {
         let (d, hd) = (self.d_model, self.head_dim);
         let scale = 1.0 / (hd as f32).sqrt();
-        let heads: Vec<(usize, usize)> = (0..batch)
-            .flat_map(|b| (0..self.n_heads).map(move |head| (b, head)))
+        let heads: Vec<(&Segment, usize)> = segments
+            .iter()
+            .flat_map(|segment| (0..self.n_heads).map(move |head| (segment, head)))
             .collect();
         // One head of one sequence: `[seq, head_dim]` of context.
-        let one = |&(b, head): &(usize, usize)| -> Vec<f32> {
-            let range = self.head_range(cache, b, head);
+        let one = |&(segment, head): &(&Segment, usize)| -> Vec<f32> {
+            let cache = &*caches[segment.cache];
+            let range = self.head_range(cache, segment.row, head);
             let keys = &cache.keys[layer][range.clone()];
             let values = &cache.values[layer][range];
+            let (seq, past) = (segment.rows.len(), segment.past);
+            let query = |t: usize| {
+                let row = (segment.rows.start + t) * 3 * d + head * hd;
+                &qkv[row..row + hd]
+            };
             let mut out = vec![0.0; seq * hd];
             if seq >= BLOCKED_ATTENTION {
                 // Every position at once, as two products in register tiles:
                 // `[seq, head_dim] · [head_dim, total]` scores (the positions each row may not
                 // see are zeroed after its softmax), then `[seq, total] · [total, head_dim]`.
-                let total = cache.len + seq;
-                let mut queries = Vec::with_capacity(seq * hd);
-                for t in 0..seq {
-                    let row = (b * seq + t) * 3 * d + head * hd;
-                    queries.extend_from_slice(&qkv[row..row + hd]);
-                }
+                let total = past + seq;
+                let queries: Vec<f32> = (0..seq).flat_map(|t| query(t).to_vec()).collect();
                 let mut scores = vec![0.0; seq * total];
                 matmul_packed(
                     &queries,
@@ -440,7 +510,7 @@ impl HostTransformer {
                     &mut scores,
                 );
                 for (t, row) in scores.chunks_exact_mut(total).enumerate() {
-                    let (visible, hidden) = row.split_at_mut(cache.len + t + 1);
+                    let (visible, hidden) = row.split_at_mut(past + t + 1);
                     softmax(visible, scale);
                     hidden.fill(0.0);
                 }
@@ -448,12 +518,11 @@ impl HostTransformer {
                 matmul_packed(&scores, &values, &mut out);
                 return out;
             }
-            let mut scores = vec![0.0; cache.len + seq];
+            let mut scores = vec![0.0; past + seq];
             for t in 0..seq {
-                let row = (b * seq + t) * 3 * d + head * hd;
-                let visible = cache.len + t + 1;
+                let visible = past + t + 1;
                 let scores = &mut scores[..visible];
-                matvec(&keys[..visible * hd], hd, &qkv[row..row + hd], scores);
+                matvec(&keys[..visible * hd], hd, query(t), scores);
                 softmax(scores, scale);
                 // The weights times the values: a [1, visible] × [visible, head_dim] product.
                 matmul_rows(
@@ -466,19 +535,32 @@ impl HostTransformer {
             }
             out
         };
-        let work = heads.len() * seq * (cache.len + seq) * hd;
+        let work: usize = segments
+            .iter()
+            .map(|s| self.n_heads * s.rows.len() * (s.past + s.rows.len()) * hd)
+            .sum();
         let outs: Vec<Vec<f32>> = if threads() > 1 && work >= PARALLEL_WORK {
             heads.par_iter().map(one).collect()
         } else {
             heads.iter().map(one).collect()
         };
-        for (&(b, head), out) in heads.iter().zip(&outs) {
-            for t in 0..seq {
-                let row = (b * seq + t) * d + head * hd;
-                context[row..row + hd].copy_from_slice(&out[t * hd..(t + 1) * hd]);
+        for (&(segment, head), out) in heads.iter().zip(&outs) {
+            for (t, row) in segment.rows.clone().enumerate() {
+                let at = row * d + head * hd;
+                context[at..at + hd].copy_from_slice(&out[t * hd..(t + 1) * hd]);
             }
         }
     }
+}
+
+/// One sequence's new tokens in a [`HostTransformer::run`]: rows `rows` of the pass, batch
+/// row `row` of cache `cache`, which held `past` positions before them.
+#[derive(Debug, Clone)]
+struct Segment {
+    cache: usize,
+    row: usize,
+    rows: Range<usize>,
+    past: usize,
 }
 
 /// Fewest rows worth a task of their own on another thread.
