@@ -22,14 +22,17 @@ pub enum Source {
     Model,
     /// Written by the arranger from the melody's harmony.
     Arranger,
+    /// A registered theme, fitted to the music playing (see [`crate::theme`]).
+    Theme,
 }
 
 impl Source {
-    /// `"model"` or `"arranger"`.
+    /// `"model"`, `"arranger"` or `"theme"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Model => "model",
             Source::Arranger => "arranger",
+            Source::Theme => "theme",
         }
     }
 }

@@ -6,7 +6,8 @@
 //!   prompts, with each mood's [`Transition`];
 //! - [`parse_prompt`]: "tense dungeon chase in D minor, 150 bpm" to controls, reporting every
 //!   word it did not use;
-//! - [`Composition`]: a finished phrase with everything that reproduces it.
+//! - [`Composition`]: a finished phrase with everything that reproduces it;
+//! - [`theme`]: leitmotifs, a theme stated in the mood playing, developed, and recalled.
 //!
 //! The composer (`leitmotif_compose`) turns requests into compositions with a model; the
 //! director (`leitmotif_director`) builds requests from game state and places compositions
@@ -28,6 +29,7 @@ mod error;
 pub mod moods;
 pub mod prompt;
 pub mod request;
+pub mod theme;
 
 pub use composition::{Composition, LayerReport, Source};
 pub use error::RequestError;
