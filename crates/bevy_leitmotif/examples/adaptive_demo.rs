@@ -1175,9 +1175,11 @@ fn draw_roll(
             .min(view.hi);
         let beat = segment.beat_ticks() as f64;
         let beats_per_bar = (segment.bar_ticks() / segment.beat_ticks()).max(1);
-        let first = ((view.lo - segment.tick as f64) / beat).ceil().max(0.0) as u64;
+        // Lines count from the segment's bar grid (a tempo step keeps the grid before it).
+        let from = (view.lo.max(segment.tick as f64) - segment.grid as f64) / beat;
+        let first = from.ceil().max(0.0) as u64;
         for k in first.. {
-            let tick = segment.tick as f64 + k as f64 * beat;
+            let tick = segment.grid as f64 + k as f64 * beat;
             if tick >= end {
                 break;
             }

@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             layers.sort();
             let request = Request {
                 mode: mood.mode,
-                key: mood.key.as_deref().and_then(|k| k.parse().ok()),
+                key: mood.key.key_after(None, mood.mode),
                 tempo_bpm: Some(mood.tempo_bpm),
                 density: Curve::Constant(mood.density),
                 register: Curve::Constant(mood.register),

@@ -95,7 +95,7 @@ pub use audio::{
     SetLayerVolume, SetMasterVolume, SetSoundFont, SoundFontAsset, SoundFontLoader,
     SoundFontLoaderError,
 };
-pub use leitmotif_compose::Transition;
+pub use leitmotif_compose::{KeyRule, TempoRule, Transition};
 pub use leitmotif_player::{BuiltIn, InstrumentChoice, Part, PerPart};
 pub use messages::{
     BarTick, BeatTick, ExportDone, ExportSession, FireStinger, LockKey, LockTempo, PhraseFailed,

@@ -73,6 +73,7 @@ pub fn sample_bars<M: TokenDecoder>(
             controls: *controls,
             origin,
             intervals: [true; 12],
+            arrival: None,
             lead_range: None,
             items: plan
                 .layers

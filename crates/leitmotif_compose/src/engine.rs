@@ -69,6 +69,9 @@ pub(crate) struct GenBar {
     pub origin: u64,
     /// Intervals above the tonic a locked key allows.
     pub intervals: [bool; 12],
+    /// Fewer intervals the model's layers keep to in this bar (the first bar in a new key
+    /// sounds its tonic triad); the arranger still has [`intervals`](Self::intervals).
+    pub arrival: Option<[bool; 12]>,
     /// The melody's pitches in this bar, around the requested register (`None`: its
     /// whole range).
     pub lead_range: Option<RangeInclusive<u8>>,
@@ -246,7 +249,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
     /// Model, sampling or plan errors.
     pub(crate) fn write_bar(&mut self, bar: &GenBar) -> Result<(), ComposeError> {
         self.origin = bar.origin;
-        self.intervals = bar.intervals;
+        self.intervals = bar.arrival.unwrap_or(bar.intervals);
         // The register window narrows the melody's range where at least an octave of it
         // is left (so an in-key pitch always remains).
         let full = self.rule(Layer::Melody).range.clone();

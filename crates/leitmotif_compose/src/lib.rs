@@ -53,6 +53,7 @@ pub use error::ComposeError;
 #[cfg(feature = "wgpu")]
 pub use gpu::GpuDecodeStats;
 pub use leitmotif_request::{
-    Composition, Curve, LayerRanges, LayerReport, Mood, MoodError, MoodTable, PromptControls,
-    Request, RequestError, SamplingSettings, Source, Task, Transition, parse_prompt,
+    Composition, Curve, KeyRule, LayerRanges, LayerReport, Mood, MoodError, MoodTable,
+    PromptControls, Request, RequestError, SamplingSettings, Source, Task, TempoRule, Transition,
+    parse_prompt,
 };

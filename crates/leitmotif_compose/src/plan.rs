@@ -131,6 +131,8 @@ pub(crate) struct Setup {
     pub scale: Scale,
     pub bpm: f64,
     pub meter: (u8, u8),
+    /// The key signature (sharps, minor) a continued primer ends in.
+    pub from: Option<(i8, bool)>,
 }
 
 /// The scale a key signature names (major or natural minor).
@@ -177,6 +179,27 @@ fn register_window(bucket: u8) -> Option<std::ops::RangeInclusive<u8>> {
         bounds[bounds.len() - 1] + 5.0
     };
     Some((lo.floor() - 6.0).max(0.0) as u8..=(hi.ceil() + 6.0).min(127.0) as u8)
+}
+
+/// The intervals above the tonic a bar that arrives in `scale` from another key may use:
+/// the tonic triad's, so that the seam is heard as a cadence into the new key (its melody
+/// and the model's other layers outline the new tonic, and the arranger, scoring chords by
+/// fit to the melody with a preference for the tonic in a first bar, harmonises it with
+/// the tonic chord).
+fn arrival_intervals(scale: Scale) -> [bool; 12] {
+    let steps = scale.mode.intervals();
+    let (third, fifth) = if scale.mode.is_heptatonic() {
+        (steps[2], steps[4])
+    } else {
+        (if scale.mode.is_minor() { 3 } else { 4 }, 7)
+    };
+    let allowed = allowed_intervals(scale.mode);
+    let mut mask = [false; 12];
+    for i in [0, third, fifth] {
+        let i = usize::from(i % 12);
+        mask[i] = allowed[i] || i == 0;
+    }
+    mask
 }
 
 /// Lead-layer onsets per quarter note at the middle of each density bucket.
@@ -249,6 +272,7 @@ pub(crate) fn setup(request: &Request) -> Result<Setup, ComposeError> {
             }),
             bpm: request.tempo_bpm.unwrap_or(110.0),
             meter: request.meter.unwrap_or((4, 4)),
+            from: None,
         }),
         Task::Continue { primer: score } | Task::Infill { score, .. } => {
             let score = at_grid(score)?;
@@ -282,6 +306,7 @@ pub(crate) fn setup(request: &Request) -> Result<Setup, ComposeError> {
                 } else {
                     meter
                 },
+                from: continuing.then_some((sharps, minor)),
             })
         }
     }
@@ -332,6 +357,7 @@ pub(crate) fn plan(
                 controls: controls_for(request, setup, meter_id, i, n, model.len()),
                 origin: start + i as u64 * units,
                 intervals,
+                arrival: None,
                 lead_range: None,
                 items: model.iter().map(|&l| Item::Sample(l)).collect(),
             })
@@ -378,7 +404,15 @@ pub(crate) fn plan(
             // The quantized primer ends on a bar line after every note of the original.
             let start_units = q.end_tick / unit;
             let n = request.bars as usize;
-            let bars = new_bars(start_units, n);
+            let mut bars = new_bars(start_units, n);
+            // A new key is arrived at: the first bar after the seam sounds its tonic triad.
+            if setup
+                .from
+                .is_some_and(|from| from != signature_of(setup.scale))
+                && let Some(first) = bars.first_mut()
+            {
+                first.arrival = Some(arrival_intervals(setup.scale));
+            }
             let mut bounds = Bounds::open();
             bounds.ceiling = vec![Some(start_units + n as u64 * units); Layer::ALL.len()];
             for (track, layer) in base.tracks.iter().zip(assign_layers(&base)) {
@@ -481,6 +515,7 @@ pub(crate) fn plan(
                         } else {
                             Mode::Major
                         }),
+                        arrival: None,
                         lead_range: register_window(c.register),
                         items: items.into_iter().map(|(_, item)| item).collect(),
                     }

@@ -1,5 +1,6 @@
-//! The session's musical clock: ticks at 480 PPQ, a tempo and meter per segment (a phrase),
-//! seconds to ticks and back, bar and beat positions, and the boundaries transitions land on.
+//! The session's musical clock: ticks at 480 PPQ, a tempo and meter per segment (a phrase,
+//! or one beat of a tempo ramp), seconds to ticks and back, bar and beat positions, and the
+//! boundaries transitions land on.
 
 use leitmotif_request::Transition;
 use leitmotif_score::DEFAULT_PPQ;
@@ -14,18 +15,22 @@ pub const PPQ: u16 = DEFAULT_PPQ;
 /// exact arithmetic is not read as the tick before it.
 const TICK_EPSILON: f64 = 1e-6;
 
-/// A stretch of the timeline with one tempo and one meter; bars restart at its first tick.
+/// A stretch of the timeline with one tempo and one meter. Bars restart at its first tick,
+/// unless it is a tempo step ([`MusicClock::set_tempo`]) that keeps the bar grid running.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Segment {
     /// Its first tick.
     pub tick: u64,
+    /// The tick its bar grid counts from: [`tick`](Self::tick), or for a tempo step the
+    /// grid of the segment it steps from (bar lines stand at `grid` plus whole bars).
+    pub grid: u64,
     /// Seconds from the session's start to [`tick`](Self::tick).
     pub seconds: f64,
     /// Tempo in quarter notes per minute.
     pub bpm: f64,
     /// The meter; a beat is one denominator unit (an eighth in 6/8).
     pub meter: Meter,
-    /// The 0-based session bar number of the bar that starts at [`tick`](Self::tick).
+    /// The 0-based session bar number of the bar that starts at [`grid`](Self::grid).
     pub first_bar: u64,
     /// Whether the segment starts off the previous segment's bar grid (mid-bar), so the bar
     /// grid restarts here; always true for the first segment.
@@ -101,6 +106,7 @@ impl MusicClock {
         Ok(Self {
             segments: vec![Segment {
                 tick: 0,
+                grid: 0,
                 seconds: 0.0,
                 bpm,
                 meter,
@@ -125,10 +131,11 @@ impl MusicClock {
         self.truncate_from(tick);
         let segment = match self.segments.last().filter(|s| s.tick < tick) {
             Some(prev) => {
-                let offset = tick - prev.tick;
+                let offset = tick - prev.grid;
                 Segment {
                     tick,
-                    seconds: prev.seconds + offset as f64 * prev.seconds_per_tick(),
+                    grid: tick,
+                    seconds: prev.seconds + (tick - prev.tick) as f64 * prev.seconds_per_tick(),
                     bpm,
                     meter,
                     first_bar: prev.first_bar + offset.div_ceil(prev.bar_ticks()),
@@ -137,6 +144,7 @@ impl MusicClock {
             }
             None => Segment {
                 tick: 0,
+                grid: 0,
                 seconds: 0.0,
                 bpm,
                 meter,
@@ -148,6 +156,32 @@ impl MusicClock {
             self.segments.clear();
         }
         self.segments.push(segment);
+        Ok(())
+    }
+
+    /// Changes the tempo from `tick` on, keeping the meter and the bar grid (a step of a
+    /// tempo ramp), and drops every segment at or after it. Put on a beat line, a step is
+    /// no line of its own: beats, bars and boundaries run through it as through one segment.
+    ///
+    /// # Errors
+    /// [`DirectorError::Invalid`] for a tempo outside 20..=400 bpm.
+    pub fn set_tempo(&mut self, tick: u64, bpm: f64) -> Result<(), DirectorError> {
+        check_bpm(bpm)?;
+        self.truncate_from(tick);
+        let last = self.segments.len() - 1;
+        let prev = self.segments[last];
+        if tick <= prev.tick {
+            // Only the first segment can start at or after `tick` once truncated: `tick` is 0.
+            self.segments[last].bpm = bpm;
+            return Ok(());
+        }
+        self.segments.push(Segment {
+            tick,
+            seconds: prev.seconds + (tick - prev.tick) as f64 * prev.seconds_per_tick(),
+            bpm,
+            restart: false,
+            ..prev
+        });
         Ok(())
     }
 
@@ -202,7 +236,7 @@ impl MusicClock {
     /// Bar (from 1), beat (from 1) and ticks past the beat at `tick`.
     pub fn position(&self, tick: u64) -> Position {
         let s = self.segment_at(tick);
-        let offset = tick - s.tick;
+        let offset = tick - s.grid;
         let in_bar = offset % s.bar_ticks();
         Position {
             bar: s.first_bar + offset / s.bar_ticks() + 1,
@@ -214,13 +248,13 @@ impl MusicClock {
     /// Whether a beat line (and so possibly a bar line) stands at `tick`.
     pub fn is_beat(&self, tick: u64) -> bool {
         let s = self.segment_at(tick);
-        (tick - s.tick).is_multiple_of(s.beat_ticks())
+        (tick - s.grid).is_multiple_of(s.beat_ticks())
     }
 
     /// Whether a bar line stands at `tick`.
     pub fn is_bar(&self, tick: u64) -> bool {
         let s = self.segment_at(tick);
-        (tick - s.tick).is_multiple_of(s.bar_ticks())
+        (tick - s.grid).is_multiple_of(s.bar_ticks())
     }
 
     /// The tick where 0-based session bar `index` starts.
@@ -230,7 +264,7 @@ impl MusicClock {
             .partition_point(|s| s.first_bar <= index)
             .saturating_sub(1);
         let s = &self.segments[i];
-        s.tick + index.saturating_sub(s.first_bar) * s.bar_ticks()
+        s.grid + index.saturating_sub(s.first_bar) * s.bar_ticks()
     }
 
     /// The latest tick at or before `tick` where the bar grid restarts mid-bar (0 if none):
@@ -262,9 +296,9 @@ impl MusicClock {
         loop {
             let s = &self.segments[i];
             let bar = s.bar_ticks();
-            let mut k = (from.max(s.tick) - s.tick).div_ceil(bar);
+            let mut k = (from.max(s.tick) - s.grid).div_ceil(bar);
             k += (group - (s.first_bar + k) % group) % group;
-            let candidate = s.tick + k * bar;
+            let candidate = s.grid + k * bar;
             match self.segments.get(i + 1) {
                 Some(next) if candidate >= next.tick => {
                     from = next.tick;
@@ -275,15 +309,25 @@ impl MusicClock {
         }
     }
 
-    /// The first line of `unit` (beat or bar) at or after `tick`; segment starts are lines.
+    /// The first line of `unit` (beat or bar) at or after `tick`; segment starts are lines,
+    /// tempo steps are not.
     fn next_line(&self, tick: u64, unit: fn(&Segment) -> u64) -> u64 {
-        let i = self.index_at(tick);
-        let s = &self.segments[i];
-        let len = unit(s);
-        let candidate = s.tick + (tick - s.tick).div_ceil(len) * len;
-        match self.segments.get(i + 1) {
-            Some(next) if candidate >= next.tick => next.tick,
-            _ => candidate,
+        let mut i = self.index_at(tick);
+        let mut from = tick;
+        loop {
+            let s = &self.segments[i];
+            let len = unit(s);
+            let candidate = s.grid + (from.max(s.tick) - s.grid).div_ceil(len) * len;
+            match self.segments.get(i + 1) {
+                Some(next) if candidate >= next.tick && next.grid == next.tick => {
+                    return next.tick;
+                }
+                Some(next) if candidate >= next.tick => {
+                    from = next.tick;
+                    i += 1;
+                }
+                _ => return candidate,
+            }
         }
     }
 }
@@ -373,6 +417,42 @@ mod tests {
         c.truncate_from(2880);
         assert_eq!(c.segments().len(), 1);
         assert_eq!(c.grid_origin(5000), 0);
+    }
+
+    #[test]
+    fn tempo_steps_keep_the_bar_grid() {
+        let mut c = clock(120.0, Meter::COMMON);
+        // Steps on beats 2 and 3 of bar 2: 150 then 180 bpm.
+        c.set_tempo(1920 + 480, 150.0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        c.set_tempo(1920 + 960, 180.0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.segments().len(), 3);
+        assert!(!c.segment_at(3000).restart);
+        // Bars and beats run on through the steps.
+        assert_eq!(
+            c.position(3840),
+            Position {
+                bar: 3,
+                beat: 1,
+                tick: 0
+            }
+        );
+        assert_eq!(c.next_boundary(2500, Transition::NextBar), 3840);
+        assert_eq!(c.next_boundary(2500, Transition::NextBeat), 2880);
+        assert_eq!(c.next_boundary(2500, Transition::Bars(3)), 3 * 1920);
+        assert_eq!(c.bar_start(2), 3840);
+        assert_eq!(c.grid_origin(5000), 0);
+        // Time runs at each step's tempo: 2.5 s to the first step, then 0.4 s a beat.
+        assert!((c.seconds_at(2880) - 2.9).abs() < 1e-9);
+        assert!((c.seconds_at(3360) - (2.9 + 1.0 / 3.0)).abs() < 1e-9);
+        assert_eq!(c.tick_at(2.9), 2880);
+        // A phrase after the steps counts its bars from the same grid.
+        c.set_segment(3840, 100.0, Meter::COMMON)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let s = *c.segment_at(3840);
+        assert_eq!((s.first_bar, s.restart, s.grid), (2, false, 3840));
+        assert!(c.set_tempo(4000, 0.0).is_err());
     }
 
     #[test]

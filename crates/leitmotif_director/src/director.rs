@@ -5,7 +5,9 @@
 use std::collections::VecDeque;
 
 use leitmotif_request::request::{MAX_BARS, layer_of_role};
-use leitmotif_request::{Composition, Curve, Mood, MoodTable, Request, Task, Transition};
+use leitmotif_request::{
+    Composition, Curve, Mood, MoodTable, Request, Task, TempoRule, Transition,
+};
 use leitmotif_score::Score;
 use leitmotif_score::theory::Scale;
 use leitmotif_score::time::Meter;
@@ -410,10 +412,29 @@ impl Director {
     }
 
     /// Puts `phrase` on the timeline from `start` (cutting what plays there) and starts
-    /// the clock.
+    /// the clock. Where its tempo differs from the music before, its mood's
+    /// [`TempoRule`] says how the clock gets there: at once, or beat by beat.
     fn schedule(&mut self, phrase: Phrase, start: u64) -> Result<(), DirectorError> {
         let index = self.timeline.phrases.len();
-        self.clock.set_segment(start, phrase.bpm, phrase.meter)?;
+        let before = (self.started && start > 0).then(|| self.clock.segment_at(start - 1).bpm);
+        let rule = phrase
+            .mood
+            .as_ref()
+            .and_then(|name| self.table.moods.get(name))
+            .map_or(TempoRule::Jump, |mood| mood.tempo_change);
+        match (before, rule) {
+            (Some(from), TempoRule::Ramp(beats)) if (from - phrase.bpm).abs() > 1e-9 => {
+                // Beat 0 opens the phrase's segment; beats 1..=beats are steps in it.
+                self.clock
+                    .set_segment(start, rule.bpm_at(0, from, phrase.bpm), phrase.meter)?;
+                let beat = self.clock.segment_at(start).beat_ticks();
+                for i in 1..=beats {
+                    let bpm = rule.bpm_at(i, from, phrase.bpm);
+                    self.clock.set_tempo(start + u64::from(i) * beat, bpm)?;
+                }
+            }
+            _ => self.clock.set_segment(start, phrase.bpm, phrase.meter)?,
+        }
         self.timeline.phrases.push(phrase);
         self.timeline.place(index, start, 0);
         self.started = true;
@@ -636,9 +657,10 @@ impl Director {
             .collect();
         layers.sort();
         layers.dedup();
+        // The key the mood's rule gives from the key before `due`; a lock still wins.
         let key = self
             .key_lock
-            .or_else(|| mood.key.as_deref().and_then(|k| k.parse().ok()));
+            .or_else(|| mood.key.key_after(self.key_before(due), mood.mode));
         Request {
             task: self
                 .primer(due)
@@ -658,6 +680,21 @@ impl Director {
             seed: job_seed(self.settings.seed, id),
             ..Request::default()
         }
+    }
+
+    /// The key of the music a phrase due at `due` follows: the theme's (estimated from its
+    /// notes) when one primes it, else the key of the phrase scheduled just before `due`;
+    /// `None` before any music.
+    fn key_before(&self, due: u64) -> Option<Scale> {
+        if let Some(theme) = &self.theme {
+            return leitmotif_tokens::controls::estimated_key(theme).map(Scale::from);
+        }
+        if !self.started || due == 0 {
+            return None;
+        }
+        let i = self.timeline.index_at(due - 1)?;
+        let placement = self.timeline.placements.get(i)?;
+        self.timeline.phrases.get(placement.phrase).map(|p| p.key)
     }
 
     /// The last [`primer_bars`](DirectorSettings::primer_bars) bars scheduled before `due`

@@ -45,9 +45,9 @@ impl Director {
     /// Every phrase is where it played: a phrase cut by a transition keeps only the notes
     /// starting before the cut, and notes ringing past the cut (or past now) are cut there;
     /// repeats appear as played. Tempo, meter and key changes stand at the phrase starts
-    /// where they change (a meter also where a phrase starts mid-bar), and a marker (MIDI
-    /// FF 06) named after each game state, as the game named it, stands where that state's
-    /// music began. Tracks are merged by role — melody, bass, chords, drums, in that order,
+    /// where they change (a meter also where a phrase starts mid-bar, a tempo also on each
+    /// beat of a mood's tempo ramp), and a marker (MIDI FF 06) named after each game state,
+    /// as the game named it, stands where that state's music began. Tracks are merged by role — melody, bass, chords, drums, in that order,
     /// one each where any notes played — then the stingers' own `Stinger` track.
     ///
     /// Every layer is recorded as written, whatever the intensity was: phrases are written

@@ -347,8 +347,22 @@ impl Timeline {
                     text: phrase.state.clone(),
                 });
             }
-            previous = Some((phrase, bpm, meter));
             let stop = p.end.min(hi);
+            // Tempo steps inside the placement (a ramp into a new mood's tempo).
+            let mut last_bpm = bpm;
+            for step in clock
+                .segments()
+                .iter()
+                .filter(|s| s.tick > p.start.max(lo) && s.tick < stop)
+            {
+                if (step.bpm - last_bpm).abs() > 1e-9
+                    && let Ok(tempo) = TempoChange::from_bpm(step.tick - lo, step.bpm)
+                {
+                    score.tempos.push(tempo);
+                    last_bpm = step.bpm;
+                }
+            }
+            previous = Some((phrase, last_bpm, meter));
             for (slot, notes) in phrase.notes.iter().enumerate() {
                 let played = notes.iter().filter_map(|n| {
                     let start = p.start + n.start;

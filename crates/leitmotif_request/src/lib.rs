@@ -3,7 +3,7 @@
 //! - [`Request`]: a new phrase, a continuation or an infill, with its key, tempo, meter, bar
 //!   count, per-bar controls ([`Curve`]), layers, ranges, sampling and seed;
 //! - [`MoodTable`] / [`Mood`]: the editable RON table of game moods and the words of text
-//!   prompts, with each mood's [`Transition`];
+//!   prompts, with each mood's [`Transition`], [`KeyRule`] and [`TempoRule`];
 //! - [`parse_prompt`]: "tense dungeon chase in D minor, 150 bpm" to controls, reporting every
 //!   word it did not use;
 //! - [`Composition`]: a finished phrase with everything that reproduces it;
@@ -33,6 +33,6 @@ pub mod theme;
 
 pub use composition::{Composition, LayerReport, Source};
 pub use error::RequestError;
-pub use moods::{Mood, MoodError, MoodTable, Transition};
+pub use moods::{KeyRule, Mood, MoodError, MoodTable, RuleError, TempoRule, Transition};
 pub use prompt::{PromptControls, parse_prompt};
 pub use request::{Curve, LayerRanges, Request, SamplingSettings, Task};

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use leitmotif_score::Role;
-use leitmotif_score::theory::Mode;
-use serde::{Deserialize, Serialize};
+use leitmotif_score::theory::{Mode, Scale};
+use serde::{Deserialize, Serialize, Serializer};
 use thiserror::Error;
 
 /// The default table shipped in `assets/moods/default.moods.ron`.
@@ -47,13 +47,197 @@ pub struct Mood {
     /// How long the old music fades under the new, in beats (0: a cut on the boundary).
     #[serde(default)]
     pub crossfade_beats: f64,
-    /// A fixed key ("D minor"), or none to keep the music's key (or pick one in `mode`).
+    /// Where the key goes when the music enters this mood from a key of another mode
+    /// (default: [`KeyRule::SameTonic`]).
     #[serde(default)]
-    pub key: Option<String>,
+    pub key: KeyRule,
+    /// How the tempo gets from the music before to this mood's (default: a jump).
+    #[serde(default)]
+    pub tempo_change: TempoRule,
     /// How loosely it is played, 0 (the exact grid, the default) to 1: a seeded groove in
     /// timing and velocity (see `leitmotif_arrange::Feel`).
     #[serde(default)]
     pub humanize: f64,
+}
+
+/// Where the key goes when the music enters a mood whose mode differs from the key playing.
+///
+/// In RON: `key: same_tonic`, `key: relative`, `key: keep` or `key: fixed("E minor")`. The
+/// older spellings still load: `key: Some("D minor")` is `fixed("D minor")` and
+/// `key: None` is the default.
+///
+/// The default is [`SameTonic`](Self::SameTonic): a change of mode on the same tonic (E
+/// major to E minor) changes the third and sixth the ear follows while the bass's home
+/// note stays, so the new mood is heard at once and the seam still sounds like one piece.
+/// The relative key (E major to C# minor) shares every note with the old one; over a
+/// phrase or two it is easily heard (and estimated) as the old key, which is how a game
+/// going from `explore` to `tense` once never heard minor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyRule {
+    /// The same tonic in the new mode (the parallel key: E major to E minor).
+    #[default]
+    SameTonic,
+    /// The new mode's scale that shares the most notes with the key playing (the relative
+    /// key: E major to C# minor, E mixolydian to F# minor).
+    Relative,
+    /// The key playing stays, whatever the mood's mode (the mode only shapes a session's
+    /// first phrase).
+    Keep,
+    /// Always this key, from whatever key the music was in.
+    Fixed(Scale),
+}
+
+/// [`KeyRule`] as written in RON, before the key is read.
+#[derive(Deserialize)]
+enum KeyRuleText {
+    #[serde(rename = "same_tonic", alias = "None")]
+    SameTonic,
+    #[serde(rename = "relative")]
+    Relative,
+    #[serde(rename = "keep")]
+    Keep,
+    #[serde(rename = "fixed", alias = "Some")]
+    Fixed(String),
+}
+
+/// A mood-table rule that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    /// `fixed(..)` names no key.
+    #[error(
+        "key rule fixed({text:?}): {reason} (a key is a tonic and a mode: \"D minor\", \"F# dorian\")"
+    )]
+    NotAKey {
+        /// The text inside `fixed(..)`.
+        text: String,
+        /// Why it is no key.
+        reason: String,
+    },
+    /// Not a rule at all.
+    #[error(
+        "{text:?} is not a key rule ({reason}); write same_tonic, relative, keep or fixed(\"E minor\")"
+    )]
+    Unreadable {
+        /// The text given.
+        text: String,
+        /// What the reader found wrong.
+        reason: String,
+    },
+}
+
+impl std::str::FromStr for KeyRule {
+    type Err = RuleError;
+
+    /// Reads a rule as RON writes it: `same_tonic`, `relative`, `keep`, `fixed("E minor")`.
+    fn from_str(s: &str) -> Result<Self, RuleError> {
+        ron::from_str(s).map_err(|e| RuleError::Unreadable {
+            text: s.to_owned(),
+            reason: e.code.to_string(),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyRule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match KeyRuleText::deserialize(deserializer)? {
+            KeyRuleText::SameTonic => Self::SameTonic,
+            KeyRuleText::Relative => Self::Relative,
+            KeyRuleText::Keep => Self::Keep,
+            KeyRuleText::Fixed(text) => Self::Fixed(text.parse().map_err(
+                |e: leitmotif_score::theory::TheoryError| {
+                    serde::de::Error::custom(RuleError::NotAKey {
+                        text: text.clone(),
+                        reason: e.to_string(),
+                    })
+                },
+            )?),
+        })
+    }
+}
+
+impl Serialize for KeyRule {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::SameTonic => serializer.serialize_unit_variant("KeyRule", 0, "same_tonic"),
+            Self::Relative => serializer.serialize_unit_variant("KeyRule", 1, "relative"),
+            Self::Keep => serializer.serialize_unit_variant("KeyRule", 2, "keep"),
+            Self::Fixed(scale) => {
+                serializer.serialize_newtype_variant("KeyRule", 3, "fixed", &scale.to_string())
+            }
+        }
+    }
+}
+
+impl KeyRule {
+    /// The key of music in mode `mode` entered from music in `playing` (`None`: no music
+    /// yet, so the key is the composer's choice unless the rule fixes one).
+    ///
+    /// A key already in `mode` stays (a continuation, or a change between moods of one
+    /// mode), except under [`Fixed`](Self::Fixed).
+    pub fn key_after(self, playing: Option<Scale>, mode: Mode) -> Option<Scale> {
+        if let Self::Fixed(scale) = self {
+            return Some(scale);
+        }
+        let playing = playing?;
+        if playing.mode == mode {
+            return Some(playing);
+        }
+        Some(match self {
+            Self::SameTonic => Scale::new(playing.tonic, mode),
+            Self::Relative => relative(playing, mode),
+            Self::Keep | Self::Fixed(_) => playing,
+        })
+    }
+}
+
+/// The scale of `mode` sharing the most notes with `playing`; among equals, one whose
+/// tonic is in `playing`, then the first going up from a minor third below `playing`'s
+/// tonic (where a major key's relative minor stands).
+fn relative(playing: Scale, mode: Mode) -> Scale {
+    let old = playing.mask();
+    (0..12)
+        .map(|step| {
+            let offset = (step + 9) % 12;
+            Scale::new(playing.tonic.transpose(offset), mode)
+        })
+        .enumerate()
+        .max_by_key(|(step, scale)| {
+            let shared = scale
+                .mask()
+                .iter()
+                .zip(&old)
+                .filter(|(a, b)| **a && **b)
+                .count();
+            (shared, playing.contains(scale.tonic), 12 - step)
+        })
+        .map_or(playing, |(_, scale)| scale)
+}
+
+/// How the tempo gets from the music before a mood's to the mood's own.
+///
+/// In RON: `tempo_change: jump` (the default) or `tempo_change: ramp(4)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TempoRule {
+    /// The new tempo from the boundary on.
+    #[default]
+    Jump,
+    /// The tempo moves beat by beat over this many beats from the boundary, in equal
+    /// steps, and holds the new tempo from the beat after (1..=64).
+    Ramp(u32),
+}
+
+impl TempoRule {
+    /// The tempo of beat `beat` (0-based, from the boundary) going from `from` to `to` bpm.
+    pub fn bpm_at(self, beat: u32, from: f64, to: f64) -> f64 {
+        match self {
+            Self::Ramp(beats) if beat < beats => {
+                from + (to - from) * f64::from(beat + 1) / f64::from(beats + 1)
+            }
+            _ => to,
+        }
+    }
 }
 
 /// When a change of mood lands.
@@ -92,6 +276,17 @@ pub enum MoodError {
     /// Not valid RON, or not the table's shape.
     #[error("invalid mood table: {0}")]
     Syntax(String),
+    /// A rule whose value cannot be read (a mood's `key: fixed(..)` that names no key),
+    /// where it stands in the text.
+    #[error("invalid mood table at {line}:{column}: {reason}")]
+    Rule {
+        /// The line, from 1.
+        line: usize,
+        /// The column, from 1.
+        column: usize,
+        /// What is wrong (a [`RuleError`]'s message).
+        reason: String,
+    },
     /// A value out of range.
     #[error("mood {mood:?}: {reason}")]
     Value {
@@ -109,7 +304,15 @@ impl MoodTable {
     /// [`MoodError`] for RON errors, unknown fields, values outside their ranges, or a word
     /// claimed by two moods.
     pub fn from_ron(text: &str) -> Result<Self, MoodError> {
-        let table: MoodTable = ron::from_str(text).map_err(|e| MoodError::Syntax(e.to_string()))?;
+        let table: MoodTable = ron::from_str(text).map_err(|e| match e.code {
+            // Only the rules' own readers raise free-form messages in a mood table.
+            ron::Error::Message(reason) => MoodError::Rule {
+                line: e.span.start.line,
+                column: e.span.start.col,
+                reason,
+            },
+            _ => MoodError::Syntax(e.to_string()),
+        })?;
         table.validate()?;
         Ok(table)
     }
@@ -167,11 +370,11 @@ impl MoodTable {
             if mood.transition == Transition::Bars(0) {
                 return Err(bad("a transition every 0 bars never lands".to_owned()));
             }
-            if let Some(key) = &mood.key
-                && key.parse::<leitmotif_score::theory::Scale>().is_err()
+            if let TempoRule::Ramp(beats) = mood.tempo_change
+                && !(1..=64).contains(&beats)
             {
                 return Err(bad(format!(
-                    "key {key:?} is not a key (\"D minor\", \"F# dorian\")"
+                    "tempo_change: ramp({beats}) is outside ramp(1)..=ramp(64) beats"
                 )));
             }
             for word in &mood.words {
@@ -206,10 +409,7 @@ mod tests {
         assert_eq!(name, "exciting");
         assert_eq!(combat.transition, Transition::NextBeat);
         assert_eq!(combat.layers_at(0.1), [Role::Melody]);
-        assert_eq!(
-            combat.layers_at(0.45),
-            [Role::Melody, Role::Bass, Role::Chords]
-        );
+        assert_eq!(combat.layers_at(0.45), [Role::Melody, Role::Bass]);
         assert_eq!(combat.layers_at(0.9).len(), 4);
         let calm = &table.moods["calm"];
         assert_eq!(calm.transition, Transition::Bars(2));
@@ -244,5 +444,113 @@ mod tests {
                 .unwrap_or_default();
             assert!(e.contains(needle), "{needle}: {e}");
         }
+    }
+
+    fn scale(text: &str) -> Scale {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// A one-mood table whose `calm` mood ends with `extra`.
+    fn table_with(extra: &str) -> Result<MoodTable, MoodError> {
+        MoodTable::from_ron(&format!(
+            "(moods: {{\"calm\": (mode: natural_minor, tempo_bpm: 90, density: 0.5, \
+             register: 0.5, intensity: 0.5, layers: [melody]{extra})}})"
+        ))
+    }
+
+    #[test]
+    fn key_and_tempo_rules_read_old_and_new_spellings() {
+        for (extra, key) in [
+            ("", KeyRule::SameTonic),
+            (", key: same_tonic", KeyRule::SameTonic),
+            (", key: relative", KeyRule::Relative),
+            (", key: keep", KeyRule::Keep),
+            (
+                ", key: fixed(\"E minor\")",
+                KeyRule::Fixed(scale("E minor")),
+            ),
+            (", key: Some(\"D minor\")", KeyRule::Fixed(scale("D minor"))),
+            (", key: None", KeyRule::SameTonic),
+        ] {
+            let table = table_with(extra).unwrap_or_else(|e| panic!("{extra}: {e}"));
+            assert_eq!(table.moods["calm"].key, key, "{extra}");
+            assert_eq!(table.moods["calm"].tempo_change, TempoRule::Jump);
+        }
+        let table = table_with(", tempo_change: ramp(4)").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(table.moods["calm"].tempo_change, TempoRule::Ramp(4));
+        // What is written reads back the same.
+        let text = ron::to_string(&table).unwrap_or_else(|e| panic!("{e}"));
+        let again = MoodTable::from_ron(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(again, table);
+        let fixed = table_with(", key: fixed(\"F# dorian\")").unwrap_or_else(|e| panic!("{e}"));
+        let text = ron::to_string(&fixed).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(MoodTable::from_ron(&text).ok(), Some(fixed));
+        assert_eq!("relative".parse::<KeyRule>(), Ok(KeyRule::Relative));
+        assert!(matches!(
+            "sideways".parse::<KeyRule>(),
+            Err(RuleError::Unreadable { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_rules_are_refused_by_name() {
+        let e = table_with(", key: fixed(\"E minurr\")").err();
+        assert!(
+            matches!(&e, Some(MoodError::Rule { line: 1, reason, .. }) if reason.contains("\"E minurr\"")),
+            "{e:?}"
+        );
+        for (extra, needle) in [
+            (", key: sideways", "sideways"),
+            (", key: fixed(4)", "Expected string"),
+            (", tempo_change: ramp(0)", "ramp(0)"),
+            (", tempo_change: ramp(65)", "ramp(65)"),
+            (", tempo_change: glide", "glide"),
+        ] {
+            let e = table_with(extra)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(needle), "{extra}: {e}");
+        }
+    }
+
+    #[test]
+    fn key_rules_move_the_key_into_the_new_mode() {
+        let e_major = Some(scale("E major"));
+        let minor = Mode::NaturalMinor;
+        assert_eq!(
+            KeyRule::SameTonic.key_after(e_major, minor),
+            Some(scale("E minor"))
+        );
+        assert_eq!(
+            KeyRule::Relative.key_after(e_major, minor),
+            Some(scale("C# minor"))
+        );
+        assert_eq!(
+            KeyRule::Relative.key_after(Some(scale("E mixolydian")), minor),
+            Some(scale("F# minor"))
+        );
+        assert_eq!(
+            KeyRule::Relative.key_after(Some(scale("A minor")), Mode::Major),
+            Some(scale("C major"))
+        );
+        assert_eq!(KeyRule::Keep.key_after(e_major, minor), e_major);
+        let fixed = KeyRule::Fixed(scale("D dorian"));
+        assert_eq!(fixed.key_after(e_major, minor), Some(scale("D dorian")));
+        assert_eq!(fixed.key_after(None, minor), Some(scale("D dorian")));
+        // Music already in the mode keeps its key; no music leaves the choice open.
+        assert_eq!(
+            KeyRule::SameTonic.key_after(Some(scale("G minor")), minor),
+            Some(scale("G minor"))
+        );
+        assert_eq!(KeyRule::Relative.key_after(None, minor), None);
+    }
+
+    #[test]
+    fn a_ramp_steps_evenly_to_the_new_tempo() {
+        let ramp = TempoRule::Ramp(3);
+        let steps: Vec<f64> = (0..5).map(|b| ramp.bpm_at(b, 100.0, 140.0)).collect();
+        assert_eq!(steps, [110.0, 120.0, 130.0, 140.0, 140.0]);
+        assert!((TempoRule::Jump.bpm_at(0, 100.0, 140.0) - 140.0).abs() < 1e-12);
     }
 }
