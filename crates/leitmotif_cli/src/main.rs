@@ -11,6 +11,7 @@ mod inspect;
 #[cfg(feature = "train")]
 mod models;
 mod play;
+mod vary;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -37,6 +38,11 @@ enum Command {
     Continue(compose::ContinueArgs),
     /// Rewrite some bars (or one layer in them) of a score, keeping everything else.
     Infill(compose::InfillArgs),
+    /// State a theme (any score's melody) in a mood: moved into its key and mode by scale
+    /// degree, fitted to its tempo and meter, in its register, harmonised under its layers;
+    /// or develop it with the model (--develop). Writes OUT.mid, OUT.melody.json and
+    /// OUT.tone.json; --measure prints theme recall over seeds instead.
+    Vary(vary::VaryArgs),
     /// Convert between .mid/.midi, .melody.json, .melody.ron and .tone.json (formats are
     /// taken from the file names).
     Convert {
@@ -151,6 +157,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Generate(args) => compose::generate(&args),
         Command::Continue(args) => compose::continue_(&args),
         Command::Infill(args) => compose::infill(&args),
+        Command::Vary(args) => vary::vary(&args),
         Command::Render(args) => audio::render(&args),
         Command::Play(args) => play::play(&args),
         Command::Bench(args) => bench::bench(&args),

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use leitmotif_request::request::{MAX_BARS, layer_of_role};
+use leitmotif_request::theme::ThemeBook;
 use leitmotif_request::{
     Composition, Curve, Mood, MoodTable, Request, Task, TempoRule, Transition,
 };
@@ -20,6 +21,7 @@ use crate::error::DirectorError;
 use crate::events::DirectorEvent;
 use crate::job::{DirectorSettings, Job, JobKind};
 use crate::session::{Phrase, Render, Timeline};
+use crate::themes::Developing;
 
 /// A game state resolved through the mood table.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +46,9 @@ pub(crate) struct Pending {
     pub(crate) primed: bool,
     /// Its mood's crossfade, in beats.
     pub(crate) crossfade_beats: f64,
+    /// Whether the whole delivered score is the phrase (a theme's development keeps a
+    /// head and infills the rest), not only the bars written.
+    pub(crate) whole: bool,
 }
 
 /// The music director: an FMOD/Wwise-style adaptive music state machine over generated
@@ -91,6 +96,10 @@ pub struct Director {
     /// Phrases placed late because the committed music had passed their due tick before
     /// they came: their [`DirectorEvent::PhraseLate`] is reported when the clock reaches it.
     pub(crate) late_notices: Vec<DirectorEvent>,
+    /// Registered themes (see [`Director::register_theme`]).
+    pub(crate) themes: ThemeBook,
+    /// The theme the next phrases develop after its statement.
+    pub(crate) developing: Option<Developing>,
 }
 
 fn resolve(table: &MoodTable, name: &str) -> Result<State, DirectorError> {
@@ -118,7 +127,7 @@ fn check_model_meter(meter: Meter) -> Result<(), DirectorError> {
 }
 
 /// A job's seed: the session seed and the job's id, hashed.
-fn job_seed(seed: u64, id: u64) -> u64 {
+pub(crate) fn job_seed(seed: u64, id: u64) -> u64 {
     let mut h = Fnv1a::default();
     h.write(b"leitmotif_director job");
     h.write_u64(seed);
@@ -184,6 +193,8 @@ impl Director {
             theme: None,
             committed: 0,
             late_notices: Vec::new(),
+            themes: ThemeBook::default(),
+            developing: None,
         })
     }
 
@@ -208,6 +219,11 @@ impl Director {
         self.cancel_main();
         let rule = state.mood.transition;
         self.target = state;
+        self.developing = None;
+        // A mood that names its theme states it on its boundary.
+        if self.state_theme(rule) {
+            return Ok(());
+        }
         if !self.started {
             return Ok(());
         }
@@ -264,6 +280,7 @@ impl Director {
             late: false,
             primed: false,
             crossfade_beats: 0.0,
+            whole: false,
         });
         self.outbox.push_back(Job {
             id,
@@ -371,6 +388,14 @@ impl Director {
             tracing::debug!(id, "stale phrase ignored");
             return Ok(false);
         };
+        let composition = if pending.whole {
+            Composition {
+                span: (0, composition.span.1),
+                ..composition
+            }
+        } else {
+            composition
+        };
         let mut phrase = match Phrase::new(id, pending.state.clone(), composition) {
             Ok(phrase) => phrase,
             Err(e) => {
@@ -414,7 +439,7 @@ impl Director {
     /// Puts `phrase` on the timeline from `start` (cutting what plays there) and starts
     /// the clock. Where its tempo differs from the music before, its mood's
     /// [`TempoRule`] says how the clock gets there: at once, or beat by beat.
-    fn schedule(&mut self, phrase: Phrase, start: u64) -> Result<(), DirectorError> {
+    pub(crate) fn schedule(&mut self, phrase: Phrase, start: u64) -> Result<(), DirectorError> {
         let index = self.timeline.phrases.len();
         let before = (self.started && start > 0).then(|| self.clock.segment_at(start - 1).bpm);
         let rule = phrase
@@ -546,7 +571,7 @@ impl Director {
 
     /// The next boundary `rule` names from now; the music scheduled past it is dropped
     /// (the phrase sounding now stays) and the music up to it repeats if it runs out first.
-    fn cut_at_boundary(&mut self, rule: Transition) -> u64 {
+    pub(crate) fn cut_at_boundary(&mut self, rule: Transition) -> u64 {
         let horizon = self.horizon();
         let due = self.clock.next_boundary(horizon, rule);
         let stale = due.max(horizon + 1);
@@ -590,14 +615,14 @@ impl Director {
         self.table.lookup(state).map(|(name, _)| name.to_owned())
     }
 
-    fn take_id(&mut self) -> u64 {
+    pub(crate) fn take_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         id
     }
 
     /// Forgets the pending main job (its id becomes stale).
-    fn cancel_main(&mut self) {
+    pub(crate) fn cancel_main(&mut self) {
         if let Some(p) = self.main.take() {
             self.outbox.retain(|job| job.id != p.id);
         }
@@ -615,6 +640,14 @@ impl Director {
                 primer: theme.clone(),
             };
         }
+        // The phrases after a theme's statement develop it.
+        let mut whole = false;
+        if kind == JobKind::Continue
+            && let Some((developed, keeps_head)) = self.development_request(&request)
+        {
+            request = developed;
+            whole = keeps_head;
+        }
         self.main = Some(Pending {
             id,
             kind,
@@ -624,6 +657,7 @@ impl Director {
             late: false,
             primed: self.theme.is_some(),
             crossfade_beats: state.mood.crossfade_beats,
+            whole,
         });
         Job {
             id,
@@ -685,7 +719,7 @@ impl Director {
     /// The key of the music a phrase due at `due` follows: the theme's (estimated from its
     /// notes) when one primes it, else the key of the phrase scheduled just before `due`;
     /// `None` before any music.
-    fn key_before(&self, due: u64) -> Option<Scale> {
+    pub(crate) fn key_before(&self, due: u64) -> Option<Scale> {
         if let Some(theme) = &self.theme {
             return leitmotif_tokens::controls::estimated_key(theme).map(Scale::from);
         }

@@ -39,6 +39,9 @@ pub enum DirectorError {
     /// An action that needs music playing, asked for before the first phrase arrived.
     #[error("no music is playing yet: deliver the first phrase before asking for {0}")]
     NotStarted(&'static str),
+    /// A theme that is not registered, or cannot be read or stated.
+    #[error(transparent)]
+    Theme(#[from] leitmotif_request::theme::ThemeError),
     /// A mood table that does not validate.
     #[error(transparent)]
     Mood(#[from] leitmotif_request::MoodError),

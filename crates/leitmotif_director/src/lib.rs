@@ -74,6 +74,7 @@ mod export;
 mod job;
 mod playback;
 mod session;
+mod themes;
 
 pub use audible::{Audible, Lane, NoteKey, Section, SoundingNote};
 pub use clock::{MusicClock, PPQ, Position, Segment};

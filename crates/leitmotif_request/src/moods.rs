@@ -58,6 +58,10 @@ pub struct Mood {
     /// timing and velocity (see `leitmotif_arrange::Feel`).
     #[serde(default)]
     pub humanize: f64,
+    /// The theme this mood states when the music enters it (a name registered with the
+    /// director: the boss's theme when the boss appears); `None`, the default: no theme.
+    #[serde(default)]
+    pub theme: Option<String>,
 }
 
 /// Where the key goes when the music enters a mood whose mode differs from the key playing.

@@ -23,8 +23,8 @@ pub enum Development {
     /// The theme's head, then the head inverted (each step mirrored about its first note),
     /// the rest infilled.
     Inversion,
-    /// The head's opening cell repeated, a scale step lower each time, over the head's
-    /// bars (fragmentation), the rest infilled.
+    /// The theme's opening half-bar cell repeated, a scale step lower each time, over the
+    /// phrase's first half (fragmentation), the rest infilled.
     Fragment,
 }
 
@@ -190,6 +190,8 @@ pub fn development(
             (material, 2 * head)
         }
         Development::Fragment => {
+            // Fragmentation takes the first half of the phrase: the cell is short.
+            let head = u64::from((bars / 2).max(1));
             let cell_len = (bar / 2).max(1);
             let cell: Vec<Note> = segment(&line, 0, cell_len, 0).collect();
             let mut material = Vec::new();
