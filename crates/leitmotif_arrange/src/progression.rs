@@ -56,13 +56,23 @@ impl ChordToneShare {
     pub fn share(&self) -> Option<f64> {
         (self.strong > 0).then(|| self.chord_tones as f64 / self.strong as f64)
     }
+}
 
-    /// Both counts summed with `other`'s (to pool several pieces).
-    pub fn add(self, other: Self) -> Self {
+impl std::ops::Add for ChordToneShare {
+    type Output = Self;
+
+    /// Both counts summed (to pool several pieces).
+    fn add(self, other: Self) -> Self {
         Self {
             strong: self.strong + other.strong,
             chord_tones: self.chord_tones + other.chord_tones,
         }
+    }
+}
+
+impl std::ops::AddAssign for ChordToneShare {
+    fn add_assign(&mut self, other: Self) {
+        *self = *self + other;
     }
 }
 

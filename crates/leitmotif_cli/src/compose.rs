@@ -2,9 +2,10 @@
 
 use std::io::Write;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use leitmotif_compose::request::parse_chords;
 use leitmotif_compose::{
     Composer, Composition, Curve, MoodTable, PromptControls, Request, SamplingSettings, Task,
 };
@@ -17,6 +18,7 @@ use leitmotif_tokens::Layer;
 
 use crate::CliError;
 use crate::audio::{clock, dbfs, describe, render_options, write_all};
+use crate::harmonize::{chord_tone_line, share_under};
 
 /// The backend to run the model on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,9 +72,23 @@ pub struct ComposeArgs {
     /// Let pitches leave the key (by default out-of-key pitches are masked out).
     #[arg(long)]
     chromatic: bool,
-    /// Candidates drawn and scored at a loop seam or an infill join.
-    #[arg(long, default_value_t = 4)]
-    candidates: usize,
+    /// Drafts to draw: whole drafts of a new piece or a continuation, the one the model
+    /// finds likeliest kept [default: 1]; candidates for a loop's seam or an infill's join,
+    /// the best-joining kept [default: 4].
+    #[arg(long, value_name = "N")]
+    candidates: Option<usize>,
+    /// A chord progression, one chord a bar, cycling: "Am F C G". The melody takes chord
+    /// tones on strong beats and the arranger plays these chords. Without --key a new piece
+    /// takes the key that holds them.
+    #[arg(long)]
+    chords: Option<String>,
+    /// How loosely every layer is played, 0 (exact grid) to 1: a seeded groove in timing
+    /// and velocity [default: the mood's, else 0].
+    #[arg(long, value_name = "0..1")]
+    humanize: Option<f64>,
+    /// Swing, 0 (straight) to 1 (triplet): off-beat eighths played late.
+    #[arg(long, value_name = "0..1")]
+    swing: Option<f64>,
     /// `rnn`, `transformer` (the embedded defaults) or a weights file.
     #[arg(long, default_value = "transformer")]
     model: String,
@@ -144,7 +160,7 @@ fn usage(message: String) -> CliError {
     CliError::Usage(message)
 }
 
-fn parse_layer(word: &str) -> Result<Layer, CliError> {
+pub(crate) fn parse_layer(word: &str) -> Result<Layer, CliError> {
     match word.trim().to_ascii_lowercase().as_str() {
         "melody" | "lead" => Ok(Layer::Melody),
         "bass" => Ok(Layer::Bass),
@@ -156,7 +172,7 @@ fn parse_layer(word: &str) -> Result<Layer, CliError> {
     }
 }
 
-fn parse_curve(name: &str, text: &str) -> Result<Curve, CliError> {
+pub(crate) fn parse_curve(name: &str, text: &str) -> Result<Curve, CliError> {
     let number = |t: &str| -> Result<f64, CliError> {
         t.trim()
             .parse::<f64>()
@@ -237,7 +253,19 @@ impl ComposeArgs {
             top_p: Some(self.top_p),
         };
         request.key_lock = !self.chromatic;
-        request.candidates = self.candidates;
+        if let Some(n) = self.candidates {
+            request.candidates = n;
+            request.drafts = n;
+        }
+        if let Some(chords) = &self.chords {
+            request.chords = parse_chords(chords)?;
+        }
+        if let Some(humanize) = self.humanize {
+            request.humanize = humanize;
+        }
+        if let Some(swing) = self.swing {
+            request.swing = swing;
+        }
         Ok(())
     }
 
@@ -266,21 +294,26 @@ impl ComposeArgs {
 
     /// The output stem, without an extension the user may have typed.
     fn stem(&self) -> PathBuf {
-        let text = self.out.to_string_lossy();
-        for ext in [
-            ".mid",
-            ".midi",
-            ".melody.json",
-            ".melody.ron",
-            ".tone.json",
-            ".wav",
-        ] {
-            if text.len() > ext.len() && text.to_ascii_lowercase().ends_with(ext) {
-                return PathBuf::from(&text[..text.len() - ext.len()]);
-            }
-        }
-        self.out.clone()
+        stem_of(&self.out)
     }
+}
+
+/// `out` without an extension the user may have typed.
+pub(crate) fn stem_of(out: &Path) -> PathBuf {
+    let text = out.to_string_lossy();
+    for ext in [
+        ".mid",
+        ".midi",
+        ".melody.json",
+        ".melody.ron",
+        ".tone.json",
+        ".wav",
+    ] {
+        if text.len() > ext.len() && text.to_ascii_lowercase().ends_with(ext) {
+            return PathBuf::from(&text[..text.len() - ext.len()]);
+        }
+    }
+    out.to_path_buf()
 }
 
 fn clock_seed() -> u64 {
@@ -371,8 +404,31 @@ fn run(
     let files = write_all(&files)?;
     let mut out = std::io::stdout().lock();
     let _ = report(&mut out, &composition, &files, parsed);
+    let _ = report_feel(&mut out, request, &composition);
     if let (Some(render), Some(audio)) = (&render, &audio) {
         let _ = report_audio(&mut out, &composition, render, audio);
+    }
+    Ok(())
+}
+
+/// The chords and the feel asked for, and how the melody sits on the chords.
+fn report_feel(out: &mut impl Write, request: &Request, c: &Composition) -> std::io::Result<()> {
+    if !request.chords.is_empty() {
+        let names: Vec<String> = request
+            .chords
+            .iter()
+            .map(|ch| ch.name(c.key.spelling()))
+            .collect();
+        let share = share_under(&c.score, c.span.0, c.span.1, &request.chords)
+            .map_or_else(String::new, |s| format!("; {}", chord_tone_line(s)));
+        writeln!(out, "  chords {} (one a bar){share}", names.join(" "))?;
+    }
+    if request.humanize > 0.0 || request.swing > 0.0 {
+        writeln!(
+            out,
+            "  feel humanize {}, swing {}",
+            request.humanize, request.swing
+        )?;
     }
     Ok(())
 }
@@ -445,13 +501,29 @@ fn report(
     )?;
     if let Some(bits) = c.join_bits {
         let mean = c.candidate_bits.iter().sum::<f64>() / c.candidate_bits.len().max(1) as f64;
+        let n = c.candidate_bits.len();
         writeln!(
             out,
-            "  {} scored {:.3} bits/token (best of {} candidates, mean {:.3})",
+            "  {} scored {:.3} bits/token (best of {n} candidate{}, mean {:.3})",
             if c.looped { "loop seam" } else { "join" },
             bits,
-            c.candidate_bits.len(),
+            if n == 1 { "" } else { "s" },
             mean
+        )?;
+    } else if c.candidate_bits.len() > 1 {
+        let scores: Vec<String> = c.candidate_bits.iter().map(|b| format!("{b:.3}")).collect();
+        let kept = c
+            .candidate_bits
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i);
+        writeln!(
+            out,
+            "  drafts scored {} bits/token; kept draft {} ({}), the likeliest",
+            scores.join(", "),
+            kept + 1,
+            scores[kept]
         )?;
     }
     if let Some(parsed) = parsed {

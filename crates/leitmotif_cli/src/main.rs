@@ -7,6 +7,7 @@
 mod audio;
 mod bench;
 mod compose;
+mod harmonize;
 mod inspect;
 #[cfg(feature = "train")]
 mod models;
@@ -38,6 +39,9 @@ enum Command {
     Continue(compose::ContinueArgs),
     /// Rewrite some bars (or one layer in them) of a score, keeping everything else.
     Infill(compose::InfillArgs),
+    /// Add bass, chords and drums under a melody, keeping it note for note: OUT.mid,
+    /// OUT.melody.json and OUT.tone.json.
+    Harmonize(harmonize::HarmonizeArgs),
     /// State a theme (any score's melody) in a mood: moved into its key and mode by scale
     /// degree, fitted to its tempo and meter, in its register, harmonised under its layers;
     /// or develop it with the model (--develop). Writes OUT.mid, OUT.melody.json and
@@ -104,6 +108,12 @@ pub enum CliError {
     /// Composing failed.
     #[error(transparent)]
     Compose(#[from] leitmotif_compose::ComposeError),
+    /// A bad request (a chord symbol that is not one, say).
+    #[error(transparent)]
+    Request(#[from] leitmotif_compose::RequestError),
+    /// The arranger refused its input.
+    #[error(transparent)]
+    Arrange(#[from] leitmotif_arrange::ArrangeError),
     /// A bad sound font or sample rate, or a WAV that could not be made.
     #[error(transparent)]
     Synth(#[from] leitmotif_synth::SynthError),
@@ -157,6 +167,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Generate(args) => compose::generate(&args),
         Command::Continue(args) => compose::continue_(&args),
         Command::Infill(args) => compose::infill(&args),
+        Command::Harmonize(args) => harmonize::harmonize(&args),
         Command::Vary(args) => vary::vary(&args),
         Command::Render(args) => audio::render(&args),
         Command::Play(args) => play::play(&args),

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use leitmotif_arrange::{ArrangeSettings, BarSlot, arrange, shape_velocities};
+use leitmotif_arrange::{
+    ArrangeSettings, BarSlot, Feel, Humanizer, arrange, arrange_on, progression, shape_velocities,
+};
 use leitmotif_score::melody::ControlValue;
 use leitmotif_score::time::BarMap;
 use leitmotif_score::{KeySignatureChange, Note, Score, TempoChange, TimeSignatureChange, Track};
@@ -144,7 +146,13 @@ pub(crate) fn assemble(
             }
         })
         .collect();
-    let allowed = allowed_pitch_classes(plan.scale);
+    let mut allowed = allowed_pitch_classes(plan.scale);
+    if !request.key_lock {
+        // Pitches may leave the key: the given chords sound whole.
+        for pc in request.chords.iter().flat_map(|c| c.pitch_classes()) {
+            allowed[usize::from(pc.index())] = true;
+        }
+    }
     let mut settings = ArrangeSettings::new(score.ppq, allowed, plan.scale.tonic);
     settings.bass_range = request.ranges.bass.clone();
     settings.chord_range = request.ranges.chords.clone();
@@ -185,7 +193,11 @@ pub(crate) fn assemble(
                     .collect()
             })
             .unwrap_or_default();
-        let parts = arrange(&melody, &slots, &settings)?;
+        let parts = if request.chords.is_empty() {
+            arrange(&melody, &slots, &settings)?
+        } else {
+            arrange_on(progression(&request.chords, &slots)?, &slots, &settings)?
+        };
         for report in reports.iter_mut().filter(|r| r.source == Source::Arranger) {
             let notes = match report.layer {
                 Layer::Bass => parts.bass.clone(),
@@ -202,6 +214,39 @@ pub(crate) fn assemble(
             );
             report.notes = notes.len();
             score.tracks[report.track].notes.extend(notes);
+        }
+    }
+    // The feel, on every written layer's notes in the written bars.
+    let humanizer = Humanizer {
+        feel: Feel {
+            humanize: request.humanize,
+            swing: request.swing,
+        },
+        ppq: score.ppq,
+        seed: request.seed,
+        bars: &slots,
+    };
+    if !humanizer.feel.is_exact() {
+        for report in &reports {
+            let notes = &mut score.tracks[report.track].notes;
+            let (written, kept): (Vec<Note>, Vec<Note>) =
+                notes.iter().partition(|n| n.start >= lo && n.start < hi);
+            let mut played =
+                humanizer.part(&written, report.layer.index() as u64, report.monophonic);
+            if report.monophonic {
+                // Nothing moves into a kept note still sounding when the written bars begin.
+                let busy = kept.iter().filter(|k| k.start < lo).map(Note::end).max();
+                for n in played
+                    .iter_mut()
+                    .filter(|n| busy.is_some_and(|b| n.start < b))
+                {
+                    let (start, end) = (busy.unwrap_or(n.start), n.end());
+                    n.start = start;
+                    n.duration = end.saturating_sub(start).max(1);
+                }
+            }
+            *notes = kept;
+            notes.extend(played);
         }
     }
     score.normalize();

@@ -54,6 +54,7 @@ pub fn sample_bars<M: TokenDecoder>(
             })
             .collect(),
         key_lock: false,
+        chord_tones: std::collections::BTreeMap::new(),
     };
     let mut engine = Engine::new(Session::new(model, context), &rules, sampling, seed);
     engine.feed_all(&[

@@ -1,16 +1,22 @@
 //! The [`Composer`]: a loaded model on a backend, turning [`Request`]s into
 //! [`Composition`]s.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 #[cfg(feature = "wgpu")]
 use burn::backend::wgpu::WgpuDevice;
+use leitmotif_arrange::strong_beat;
 use leitmotif_model::backend::ResolvedBackend;
 #[cfg(feature = "wgpu")]
 use leitmotif_model::{AnyModel, GpuBackend, LanguageModel, SharedWgpu};
 use leitmotif_model::{BackendChoice, HostLstm, HostModel, HostTransformer, ModelSource};
-use leitmotif_tokens::vocab::duration_index;
-use leitmotif_tokens::{Layer, Token};
+use leitmotif_score::DEFAULT_PPQ;
+use leitmotif_score::theory::Key;
+use leitmotif_score::time::Meter;
+use leitmotif_tokens::vocab::{METERS, duration_index};
+use leitmotif_tokens::{Layer, Token, bar_units, unit_ticks};
 
 use crate::assemble::assemble;
 use crate::composition::Composition;
@@ -20,7 +26,7 @@ use crate::error::ComposeError;
 #[cfg(feature = "wgpu")]
 use crate::gpu::{GpuDecodeStats, GpuSession, WgpuModel, open_shared};
 use crate::plan::{Plan, Setup, plan, probe_controls, setup};
-use crate::request::{Request, Task};
+use crate::request::{Request, Task, chords_in_key, key_for_chords};
 use crate::session::{Decoder, Session, log_prob, score};
 
 /// A layer other than the melody comes from the model when, after a bar of melody, the
@@ -197,8 +203,13 @@ impl Composer {
     /// or input the vocabulary cannot hold, model and sampling errors.
     pub fn compose(&self, request: &Request) -> Result<Composition, ComposeError> {
         let started = Instant::now();
+        let request = with_chord_key(request);
+        let request = request.as_ref();
         request.validate()?;
         let setup = setup(request)?;
+        if request.key_lock {
+            chords_in_key(&request.chords, setup.scale)?;
+        }
         let generated = match &self.model {
             Loaded::Host(model) => run(request, &setup, &|| {
                 Session::new(model.as_ref(), model.max_seq_len())
@@ -246,6 +257,54 @@ pub(crate) struct Generated {
     pub candidate_bits: Vec<f64>,
 }
 
+/// `request`, with the key that holds its chords when it is a new piece with chords and no
+/// key.
+fn with_chord_key(request: &Request) -> Cow<'_, Request> {
+    match (&request.task, request.key) {
+        (Task::New, None) if !request.chords.is_empty() => Cow::Owned(Request {
+            key: key_for_chords(&request.chords, request.mode),
+            ..request.clone()
+        }),
+        _ => Cow::Borrowed(request),
+    }
+}
+
+/// The strong-beat onsets of the written bars under the request's chords (one a bar,
+/// cycling) and the chord tones allowed there: those the bar's key allows when locked;
+/// bars where it allows none are left free.
+fn chord_tones(request: &Request, plan: &Plan) -> BTreeMap<u64, [bool; 12]> {
+    let mut out = BTreeMap::new();
+    if request.chords.is_empty() {
+        return out;
+    }
+    let unit = unit_ticks();
+    for (bar, chord) in plan.bars.iter().zip(request.chords.iter().cycle()) {
+        let c = bar.controls;
+        let tonic =
+            Key::from_key_signature(c.sharps, c.minor).map_or(plan.scale.tonic, |k| k.tonic);
+        let mut tones = [false; 12];
+        for pc in chord.pitch_classes() {
+            if !request.key_lock || bar.intervals[usize::from(tonic.interval_to(pc))] {
+                tones[usize::from(pc.index())] = true;
+            }
+        }
+        if !tones.contains(&true) {
+            continue;
+        }
+        let (numerator, denominator) = METERS[usize::from(c.meter)];
+        let meter = Meter {
+            numerator,
+            denominator,
+        };
+        for p in 0..bar_units(c.meter).unwrap_or(48) {
+            if strong_beat(meter, DEFAULT_PPQ, u64::from(p) * unit) {
+                out.insert(bar.origin + u64::from(p), tones);
+            }
+        }
+    }
+    out
+}
+
 /// The rules of every layer.
 fn rules(request: &Request) -> Rules {
     Rules {
@@ -257,6 +316,7 @@ fn rules(request: &Request) -> Rules {
             })
             .collect(),
         key_lock: request.key_lock,
+        chord_tones: BTreeMap::new(),
     }
 }
 
@@ -342,14 +402,17 @@ fn run<D: Decoder + Clone>(
         }
     };
     let plan = plan(request, setup, &model_layers)?;
-    let rules = rules(request);
+    let mut rules = rules(request);
+    rules.chord_tones = chord_tones(request, &plan);
     let mut engine = Engine::new(fresh(), &rules, request.sampling, request.seed);
     engine.feed_all(&plan.prefix)?;
     engine.set_bounds(plan.bounds.clone());
     let n = plan.bars.len();
+    // Nothing is scored at a join: whole drafts, when more than one is asked for.
+    let whole = !plan.looped && plan.suffix.is_none() && request.drafts > 1;
     let fixed = if plan.looped {
         n - 1
-    } else if plan.suffix.is_some() {
+    } else if plan.suffix.is_some() || whole {
         0
     } else {
         n
@@ -362,19 +425,31 @@ fn run<D: Decoder + Clone>(
     if fixed < n {
         // Each draft scores its join by feeding the suffix to its own decoder: nothing is
         // decoded after the candidates, so the chosen engine's decoder is not read again.
-        let seeds: Vec<u64> = (0..request.candidates)
-            .map(|c| mix(request.seed, c as u64 + 1))
-            .collect();
+        // Whole drafts: the first is the one the request's seed gives alone; each is scored
+        // by what the model thought of the tokens it picked.
+        let seeds: Vec<u64> = if whole {
+            std::iter::once(request.seed)
+                .chain((1..request.drafts).map(|c| mix(request.seed, c as u64)))
+                .collect()
+        } else {
+            (0..request.candidates)
+                .map(|c| mix(request.seed, c as u64 + 1))
+                .collect()
+        };
+        if whole {
+            engine.count_picks();
+        }
         let drafts = if D::BATCHES {
             // Together: one model call per step for all of them.
-            decode_drafts(&engine, &seeds, |c| write_draft(c, &plan, fixed))?
+            decode_drafts(&engine, &seeds, |c| write_candidate(c, &plan, fixed, whole))?
         } else {
             // One after another, each picking on its own device (the GPU's fused sampler).
             let mut drafts = Vec::with_capacity(seeds.len());
             for &seed in &seeds {
                 let mut candidate = engine.clone();
                 candidate.reseed(seed);
-                drafts.push((write_draft(&mut candidate, &plan, fixed)?, candidate));
+                let bits = write_candidate(&mut candidate, &plan, fixed, whole)?;
+                drafts.push((bits, candidate));
             }
             drafts
         };
@@ -386,7 +461,7 @@ fn run<D: Decoder + Clone>(
             }
         }
         if let Some((bits, chosen)) = best {
-            join_bits = Some(bits);
+            join_bits = (!whole).then_some(bits);
             engine = chosen;
         }
     }
@@ -403,6 +478,24 @@ fn run<D: Decoder + Clone>(
         join_bits,
         candidate_bits,
     })
+}
+
+/// Writes a candidate: a whole draft scored by the bits per token the model gave its picks,
+/// or (see [`write_draft`]) the bars after the fixed ones scored at the join.
+fn write_candidate<D: Decoder>(
+    candidate: &mut Engine<'_, D>,
+    plan: &Plan,
+    fixed: usize,
+    whole: bool,
+) -> Result<f64, ComposeError> {
+    if whole {
+        for bar in &plan.bars {
+            candidate.write_bar(bar)?;
+        }
+        Ok(candidate.picked_bits())
+    } else {
+        write_draft(candidate, plan, fixed)
+    }
 }
 
 /// Writes a draft's bars after the fixed ones and scores its join (the loop's first bar, or

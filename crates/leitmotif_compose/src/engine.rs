@@ -11,12 +11,16 @@
 //! - monophony: in a monophonic layer no second note joins an onset, and a position is
 //!   allowed only at or after the end of the layer's previous note (across bar lines too);
 //! - ceilings: where music that must be kept follows (an infill's next note, a loop's end),
-//!   onsets and durations must end by then.
+//!   onsets and durations must end by then;
+//! - given chords: a pitched note whose onset is a strong beat of a bar with a given chord
+//!   must be one of the chord's tones (only where the key lets at least one through, so the
+//!   set is never empty; within any octave of range every pitch class is there).
 //!
 //! No mask can leave a state with nothing allowed: ranges span an octave (so hold the
 //! tonic), a layer is opened only where a note fits, and ending a layer is always allowed
 //! once it has a note.
 
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 use leitmotif_model::{Sampler, Sampling};
@@ -27,7 +31,7 @@ use leitmotif_tokens::{Layer, Token, TokenKind, VOCAB_SIZE};
 
 use crate::error::ComposeError;
 use crate::request::SamplingSettings;
-use crate::session::Decoder;
+use crate::session::{Decoder, log_prob};
 
 /// Most tokens one layer may take in one bar before the engine ends it at the next note
 /// boundary.
@@ -49,6 +53,9 @@ pub(crate) struct Rules {
     pub layers: Vec<LayerRule>,
     /// Whether out-of-key pitches are masked.
     pub key_lock: bool,
+    /// Strong-beat onsets (grid units from the piece's start) of bars with a given chord,
+    /// and the pitch classes (absolute, 0 = C) a pitched note starting there may take.
+    pub chord_tones: BTreeMap<u64, [bool; 12]>,
 }
 
 /// What one bar does with a layer.
@@ -115,6 +122,17 @@ pub(crate) struct Engine<'r, D: Decoder> {
     intervals: [bool; 12],
     /// The melody's range in the current bar.
     lead_range: RangeInclusive<u8>,
+    /// What the model thought of the tokens it picked, when asked to keep count.
+    picks: PickScore,
+}
+
+/// The model's log-probability of every token picked since counting began (for choosing
+/// among whole drafts).
+#[derive(Debug, Clone, Copy, Default)]
+struct PickScore {
+    counting: bool,
+    nats: f64,
+    picked: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +182,27 @@ impl<'r, D: Decoder> Engine<'r, D> {
             origin: 0,
             intervals: [true; 12],
             lead_range: rules.layers[Layer::Melody.index()].range.clone(),
+            picks: PickScore::default(),
+        }
+    }
+
+    /// Counts, from here on, what the model thinks of every token it picks: the unmasked
+    /// log-probability its logits gave the token (on the GPU this reads each step's logits
+    /// back).
+    pub(crate) fn count_picks(&mut self) {
+        self.picks = PickScore {
+            counting: true,
+            ..PickScore::default()
+        };
+    }
+
+    /// Mean bits per picked token since [`count_picks`](Self::count_picks) or the last
+    /// [`reseed`](Self::reseed) (0 when nothing was picked): lower is likelier.
+    pub(crate) fn picked_bits(&self) -> f64 {
+        if self.picks.picked == 0 {
+            0.0
+        } else {
+            self.picks.nats / self.picks.picked as f64 / std::f64::consts::LN_2
         }
     }
 
@@ -176,6 +215,8 @@ impl<'r, D: Decoder> Engine<'r, D> {
     pub(crate) fn reseed(&mut self, seed: u64) {
         self.sampler.seed = seed;
         self.sampler.draws = 0;
+        self.picks.nats = 0.0;
+        self.picks.picked = 0;
     }
 
     /// The decoder (for scoring what follows).
@@ -202,6 +243,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
             origin: self.origin,
             intervals: self.intervals,
             lead_range: self.lead_range.clone(),
+            picks: self.picks,
         }
     }
 
@@ -299,6 +341,11 @@ impl<'r, D: Decoder> Engine<'r, D> {
         };
         u8::try_from(absolute).is_ok_and(|a| range.contains(&a))
             && (!self.rules.key_lock || self.intervals[usize::from(p % 12)])
+            && self
+                .rules
+                .chord_tones
+                .get(&self.onset)
+                .is_none_or(|tones| tones[usize::from(absolute % 12)])
     }
 
     /// Lets the model write `layer`'s notes in the current bar.
@@ -370,8 +417,13 @@ impl<'r, D: Decoder> Engine<'r, D> {
         let mut sampler = self.sampler.sampler();
         let top_k = self.sampler.settings.top_k;
         let id = self.decoder.pick(mask, top_k, &mut sampler)?;
-        Token::from_id(id as u32)
-            .ok_or_else(|| ComposeError::Constraint(format!("sampled id {id} out of range")))
+        let token = Token::from_id(id as u32)
+            .ok_or_else(|| ComposeError::Constraint(format!("sampled id {id} out of range")))?;
+        if self.picks.counting {
+            self.picks.nats -= log_prob(self.decoder.logits()?, token);
+            self.picks.picked += 1;
+        }
+        Ok(token)
     }
 
     /// The grammar's state (for the plan's checks).

@@ -88,7 +88,9 @@ pub struct Composition {
     /// Bits per token of the music after the seam (a loop's first bar after its last, an
     /// infill's next bar after the new ones), for the chosen candidate.
     pub join_bits: Option<f64>,
-    /// The same for every candidate drawn, in draw order.
+    /// The same for every candidate drawn, in draw order; or, for whole drafts
+    /// (`join_bits` then `None`), the mean bits per token the model gave the tokens each
+    /// draft picked, the kept draft being the lowest (empty for a single draft).
     pub candidate_bits: Vec<f64>,
     /// Tokens the model wrote or read.
     pub tokens: usize,
