@@ -99,8 +99,8 @@ pub use leitmotif_compose::{KeyRule, TempoRule, Transition};
 pub use leitmotif_player::{BuiltIn, InstrumentChoice, Part, PerPart};
 pub use messages::{
     BarTick, BeatTick, ExportDone, ExportSession, FireStinger, LockKey, LockTempo, PhraseFailed,
-    PhraseLate, PhraseStarted, PlayCue, PrimeWith, SetGameState, SetIntensity, StingerStarted,
-    TransitionDone,
+    PhraseLate, PhraseStarted, PlayCue, PlayTheme, PrimeWith, RegisterTheme, SetGameState,
+    SetIntensity, StingerStarted, TransitionDone,
 };
 pub use status::{
     AudioStatus, DirectorStatus, LeitmotifStatus, LeitmotifStatusChanged, ModelStatus, MoodsStatus,
@@ -205,6 +205,8 @@ impl Plugin for LeitmotifPlugin {
             .add_message::<ExportSession>()
             .add_message::<PlayCue>()
             .add_message::<PrimeWith>()
+            .add_message::<RegisterTheme>()
+            .add_message::<PlayTheme>()
             .add_message::<BeatTick>()
             .add_message::<BarTick>()
             .add_message::<PhraseStarted>()

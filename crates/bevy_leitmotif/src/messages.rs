@@ -187,3 +187,27 @@ pub struct PlayCue {
 /// load.
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct PrimeWith(pub Option<Handle<Melody>>);
+
+/// Register a [`Melody`](crate::Melody) asset (any score: its melody track is the theme) as
+/// the theme called `name`, replacing one of that name. Waits for the asset to load; a
+/// melody that fails to load or is no theme (no pitched notes) is a warning and skipped.
+/// A mood whose `theme` names it states it when the game enters that mood.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct RegisterTheme {
+    /// The theme's name.
+    pub name: String,
+    /// The melody.
+    pub melody: Handle<Melody>,
+}
+
+/// Call a registered theme: on the boundary `transition` names, the music states it in the
+/// mood playing (its key and mode by scale degree, its tempo, meter and register, under its
+/// layers), and the next phrases develop it. Handled after every [`RegisterTheme`] sent
+/// before it; an unknown name is a warning.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub struct PlayTheme {
+    /// The theme's name, as registered.
+    pub name: String,
+    /// Where the statement lands.
+    pub transition: Transition,
+}

@@ -19,8 +19,9 @@ use tracing::{info, warn};
 use crate::status::{LeitmotifStatus, LeitmotifStatusChanged, MoodsStatus};
 use crate::{
     BarTick, BeatTick, ComposerHandle, ExportDone, ExportSession, FireStinger, LockKey, LockTempo,
-    Melody, Moods, MusicDirector, PhraseFailed, PhraseLate, PhraseStarted, PlayCue, PrimeWith,
-    SetGameState, SetIntensity, StingerStarted, TransitionDone, WatchedMoods,
+    Melody, Moods, MusicDirector, PhraseFailed, PhraseLate, PhraseStarted, PlayCue, PlayTheme,
+    PrimeWith, RegisterTheme, SetGameState, SetIntensity, StingerStarted, TransitionDone,
+    WatchedMoods,
 };
 
 /// How long the plugin's systems worked in each frame (their bodies, on whichever thread
@@ -75,6 +76,10 @@ pub(crate) struct Pending(Vec<(u64, Composing)>);
 enum WaitingMelody {
     Cue(PlayCue),
     Theme(Option<Handle<Melody>>),
+    /// A theme to register once its melody loads.
+    Register(RegisterTheme),
+    /// A theme to call, after the registrations asked for before it.
+    Play(PlayTheme),
 }
 
 /// Cues and themes whose melodies are still loading, in the order they were asked for.
@@ -96,6 +101,8 @@ pub(crate) struct Inputs<'w, 's> {
     exports: MessageReader<'w, 's, ExportSession>,
     cues: MessageReader<'w, 's, PlayCue>,
     themes: MessageReader<'w, 's, PrimeWith>,
+    register: MessageReader<'w, 's, RegisterTheme>,
+    play: MessageReader<'w, 's, PlayTheme>,
     done: MessageWriter<'w, ExportDone>,
     exporting: Local<'s, Exporting>,
 }
@@ -140,6 +147,8 @@ pub(crate) fn read_input(
             .read()
             .map(|t| WaitingMelody::Theme(t.0.clone())),
     );
+    waiting.extend(input.register.read().cloned().map(WaitingMelody::Register));
+    waiting.extend(input.play.read().cloned().map(WaitingMelody::Play));
     let Some(mut director) = director else {
         return;
     };
@@ -249,13 +258,22 @@ fn apply_moods(director: &mut MusicDirector, assets: &mut MusicAssets) {
     }
 }
 
-/// Hands [`PlayCue`] and [`PrimeWith`] melodies to the director once they are loaded, in
-/// the order they were asked for (a failed load is skipped with a warning).
+/// Hands [`PlayCue`], [`PrimeWith`] and [`RegisterTheme`] melodies to the director once
+/// they are loaded, and [`PlayTheme`] calls, in the order they were asked for (a failed
+/// load is skipped with a warning).
 fn apply_melodies(director: &mut MusicDirector, assets: &mut MusicAssets) {
     let waiting = &mut assets.waiting.0;
     while let Some(first) = waiting.first() {
         let handle = match first {
             WaitingMelody::Cue(cue) => &cue.melody,
+            WaitingMelody::Register(theme) => &theme.melody,
+            WaitingMelody::Play(play) => {
+                if let Err(e) = director.director.play_theme(&play.name, play.transition) {
+                    warn!("leitmotif: {e}");
+                }
+                waiting.remove(0);
+                continue;
+            }
             WaitingMelody::Theme(Some(handle)) => handle,
             WaitingMelody::Theme(None) => {
                 if let Err(e) = director.director.prime(None) {
@@ -284,7 +302,10 @@ fn apply_melodies(director: &mut MusicDirector, assets: &mut MusicAssets) {
                 .director
                 .play_cue(&cue.name, score, cue.transition)
                 .map(drop),
+            WaitingMelody::Register(theme) => director.director.register_theme(&theme.name, score),
             WaitingMelody::Theme(_) => director.director.prime(Some(score.clone())),
+            // Called above, without waiting for an asset.
+            WaitingMelody::Play(_) => Ok(()),
         };
         if let Err(e) = result {
             warn!("leitmotif: melody {:?} refused: {e}", handle.path());

@@ -1,8 +1,10 @@
 //! Theme recall: how much of a theme's scale-degree and rhythm pattern a phrase carries.
 //!
-//! Both are read as melody lines: the theme in its own key, the phrase in the key its key
+//! Both are read as melody lines: the theme in its own key, the phrase on the tonic its key
 //! signature states where the phrase starts (estimated from its notes when it states
-//! none); every note becomes an onset and a *diatonic number* (octave × 7 + scale degree,
+//! none), in whichever seven-note mode on that tonic recalls the theme best (a signature
+//! names only major or minor, and a dorian or mixolydian statement is written with one);
+//! every note becomes an onset and a *diatonic number* (octave × 7 + scale degree,
 //! a chromatic note counted as the degree below it). The theme is first put in the
 //! phrase's meter (its beats regrouped as [`Theme::fit`] does, pitches untouched), so
 //! re-barring is no loss.
@@ -89,7 +91,7 @@ pub fn melody_line(score: &Score) -> Vec<Note> {
 }
 
 /// The key a phrase is in at `tick`: its key signature there, else its notes' estimate.
-fn key_at(score: &Score, tick: u64) -> Scale {
+pub(crate) fn key_at(score: &Score, tick: u64) -> Scale {
     score
         .key_signatures
         .iter()
@@ -106,7 +108,9 @@ fn key_at(score: &Score, tick: u64) -> Scale {
         .map_or(Scale::new(PitchClass::C, Mode::Major), Scale::from)
 }
 
-fn diatonic(pitch: u8, scale: Scale) -> i32 {
+/// A pitch's diatonic number in `scale`: octave × scale size + degree (a chromatic note
+/// counted as the degree below).
+pub(crate) fn diatonic(pitch: u8, scale: Scale) -> i32 {
     let (octave, degree, _) = degree_of(pitch, scale);
     octave * scale.mode.intervals().len() as i32 + degree as i32
 }
@@ -117,11 +121,10 @@ pub fn recall(theme: &Theme, phrase: &Score, span: Option<(u64, u64)>) -> Recall
     let phrase = phrase.at_resolution(DEFAULT_PPQ);
     let (lo, hi) = span.unwrap_or((0, phrase.end_tick.max(phrase.last_note_end())));
     let meter = BarMap::new(&phrase).bar_at(lo).meter;
-    let key = key_at(&phrase, lo);
-    let notes: Vec<(f64, i32)> = melody_line(&phrase)
-        .iter()
+    let tonic = key_at(&phrase, lo).tonic;
+    let line: Vec<Note> = melody_line(&phrase)
+        .into_iter()
         .filter(|n| n.start >= lo && n.start < hi)
-        .map(|n| (n.start as f64, diatonic(n.pitch, key)))
         .collect();
     let Some(first) = theme.notes.first() else {
         return Recall::NONE;
@@ -137,15 +140,33 @@ pub fn recall(theme: &Theme, phrase: &Score, span: Option<(u64, u64)>) -> Recall
             )
         })
         .collect();
+    let mut best = Recall::NONE;
+    for mode in Mode::ALL.into_iter().filter(|m| m.is_heptatonic()) {
+        let scale = Scale::new(tonic, mode);
+        let notes: Vec<(f64, i32)> = line
+            .iter()
+            .map(|n| (n.start as f64, diatonic(n.pitch, scale)))
+            .collect();
+        let found = align(&motif, &notes, hi as f64);
+        if found.score > best.score {
+            best = found;
+        }
+    }
+    best
+}
+
+/// The best alignment of `motif` (onsets from its first note, diatonic numbers) in `notes`
+/// (onsets in ticks, diatonic numbers) before `hi`.
+fn align(motif: &[(f64, i32)], notes: &[(f64, i32)], hi: f64) -> Recall {
     let count = motif.len() as f64;
     let mut best = Recall::NONE;
     for factor in FACTORS {
-        for &(at, number) in &notes {
+        for &(at, number) in notes {
             let steps = number - motif[0].1;
             let (mut rhythm, mut degrees) = (0usize, 0usize);
-            for &(t, d) in &motif {
+            for &(t, d) in motif {
                 let want = at + t * factor;
-                if want >= hi as f64 {
+                if want >= hi {
                     break;
                 }
                 let from = notes.partition_point(|n| n.0 < want - TOLERANCE);
