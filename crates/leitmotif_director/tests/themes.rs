@@ -15,13 +15,15 @@ use leitmotif_score::{Note, Role, Score, TempoChange, TimeSignatureChange, Track
 
 /// A two-bar C major theme at 100 bpm: C E G E | F D B C.
 fn hero() -> Score {
-    let mut score = Score::default();
-    score.tempos = vec![TempoChange::from_bpm(0, 100.0).unwrap_or_else(|e| panic!("{e}"))];
-    score.time_signatures = vec![TimeSignatureChange {
-        tick: 0,
-        numerator: 4,
-        denominator: 4,
-    }];
+    let mut score = Score {
+        tempos: vec![TempoChange::from_bpm(0, 100.0).unwrap_or_else(|e| panic!("{e}"))],
+        time_signatures: vec![TimeSignatureChange {
+            tick: 0,
+            numerator: 4,
+            denominator: 4,
+        }],
+        ..Score::default()
+    };
     let mut melody = Track::new("Melody", Role::Melody, 73, 0);
     for (i, pitch) in [60u8, 64, 67, 64, 65, 62, 59, 60].into_iter().enumerate() {
         melody.notes.push(Note {

@@ -38,16 +38,18 @@ const TUNE: [(u8, u64); 14] = [
 ];
 
 fn tune_score() -> Score {
-    let mut score = Score::default();
-    score.tempos = vec![TempoChange::from_bpm(0, 100.0).unwrap_or(TempoChange {
-        tick: 0,
-        micros_per_quarter: 600_000,
-    })];
-    score.time_signatures = vec![TimeSignatureChange {
-        tick: 0,
-        numerator: 4,
-        denominator: 4,
-    }];
+    let mut score = Score {
+        tempos: vec![TempoChange::from_bpm(0, 100.0).unwrap_or(TempoChange {
+            tick: 0,
+            micros_per_quarter: 600_000,
+        })],
+        time_signatures: vec![TimeSignatureChange {
+            tick: 0,
+            numerator: 4,
+            denominator: 4,
+        }],
+        ..Score::default()
+    };
     let mut melody = Track::new("Melody", Role::Melody, 73, 0);
     let mut at = 0;
     for (pitch, quarters) in TUNE {
