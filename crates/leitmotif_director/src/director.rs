@@ -19,6 +19,7 @@ use leitmotif_tokens::vocab::meter_index;
 use crate::clock::{MusicClock, check_bpm};
 use crate::error::DirectorError;
 use crate::events::DirectorEvent;
+use crate::form::FormState;
 use crate::job::{DirectorSettings, Job, JobKind};
 use crate::session::{Phrase, Render, Timeline};
 use crate::themes::Developing;
@@ -100,6 +101,8 @@ pub struct Director {
     pub(crate) themes: ThemeBook,
     /// The theme the next phrases develop after its statement.
     pub(crate) developing: Option<Developing>,
+    /// The form the state's music walks (see [`Director::section_of`]).
+    pub(crate) form: FormState,
 }
 
 fn resolve(table: &MoodTable, name: &str) -> Result<State, DirectorError> {
@@ -195,6 +198,7 @@ impl Director {
             late_notices: Vec::new(),
             themes: ThemeBook::default(),
             developing: None,
+            form: FormState::default(),
         })
     }
 
@@ -360,7 +364,8 @@ impl Director {
         let lead =
             f64::from(self.settings.look_ahead_bars) * bar + self.settings.generation_seconds;
         let remaining = self.clock.seconds_at(end) - self.seconds;
-        (remaining <= lead.max(bar))
+        // A section of the state's form that repeats a phrase as it was needs no job.
+        (remaining <= lead.max(bar) && !self.place_repeat(end))
             .then(|| self.new_job(JobKind::Continue, end, Transition::NextBar))
     }
 
@@ -433,6 +438,7 @@ impl Director {
         phrase.crossfade_beats = pending.crossfade_beats;
         phrase.mood = self.mood_of(&phrase.state);
         self.schedule(phrase, start)?;
+        self.section_delivered(id);
         Ok(true)
     }
 
@@ -640,14 +646,19 @@ impl Director {
                 primer: theme.clone(),
             };
         }
-        // The phrases after a theme's statement develop it.
-        let mut whole = false;
-        if kind == JobKind::Continue
+        // The phrases after a theme's statement develop it (as the A of the mood's form
+        // when the mood writes one); the others walk the state's form.
+        if kind == JobKind::Continue {
+            self.adopt_theme(due);
+        }
+        let whole = if kind == JobKind::Continue
             && let Some((developed, keeps_head)) = self.development_request(&request)
         {
             request = developed;
-            whole = keeps_head;
-        }
+            keeps_head
+        } else {
+            self.plan_section(kind, id, due, &mut request)
+        };
         self.main = Some(Pending {
             id,
             kind,

@@ -71,6 +71,7 @@ mod director;
 mod error;
 mod events;
 mod export;
+mod form;
 mod job;
 mod playback;
 mod session;

@@ -239,12 +239,14 @@ fn a_theme_primes_the_next_phrase_until_one_made_from_it_arrives() {
         "the unprimed phrase is stale"
     );
 
-    // Once the primed phrase arrived, later phrases continue the music again.
+    // Once the primed phrase arrived, later phrases continue the music again (or, as the
+    // state's form plans, vary it: an infill of the phrase made from the theme).
     host.run(8.0, 0.05);
     let later = host.last_job();
     assert_eq!(later.kind, JobKind::Continue);
-    let Task::Continue { primer } = &later.request.task else {
-        panic!("not a continuation");
+    let (Task::Continue { primer } | Task::Infill { score: primer, .. }) = &later.request.task
+    else {
+        panic!("neither a continuation nor a variation");
     };
     assert!(primer.tracks.iter().all(|t| t.name != "Lead"));
     assert_eq!(primer.tempos[0].bpm().round(), 120.0);

@@ -7,7 +7,9 @@
 //! - [`parse_prompt`]: "tense dungeon chase in D minor, 150 bpm" to controls, reporting every
 //!   word it did not use;
 //! - [`Composition`]: a finished phrase with everything that reproduces it;
-//! - [`theme`]: leitmotifs, a theme stated in the mood playing, developed, and recalled.
+//! - [`theme`]: leitmotifs, a theme stated in the mood playing, developed, and recalled;
+//! - [`form`]: the plan of sections (`A A' B A''`) a mood's music walks while it lasts, and
+//!   [`similarity`]: how often a melody's bar groups return later, exactly or varied.
 //!
 //! The composer (`leitmotif_compose`) turns requests into compositions with a model; the
 //! director (`leitmotif_director`) builds requests from game state and places compositions
@@ -26,13 +28,16 @@
 
 pub mod composition;
 mod error;
+pub mod form;
 pub mod moods;
 pub mod prompt;
 pub mod request;
+pub mod similarity;
 pub mod theme;
 
 pub use composition::{Composition, LayerReport, Source};
 pub use error::RequestError;
+pub use form::{Form, FormError};
 pub use moods::{KeyRule, Mood, MoodError, MoodTable, RuleError, TempoRule, Transition};
 pub use prompt::{PromptControls, parse_prompt};
 pub use request::{Curve, LayerRanges, Request, SamplingSettings, Task};

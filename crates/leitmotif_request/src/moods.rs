@@ -8,6 +8,8 @@ use leitmotif_score::theory::{Mode, Scale};
 use serde::{Deserialize, Serialize, Serializer};
 use thiserror::Error;
 
+use crate::form::Form;
+
 /// The default table shipped in `assets/moods/default.moods.ron`.
 pub const DEFAULT_MOODS_RON: &str = include_str!("../../../assets/moods/default.moods.ron");
 
@@ -62,6 +64,17 @@ pub struct Mood {
     /// director: the boss's theme when the boss appears); `None`, the default: no theme.
     #[serde(default)]
     pub theme: Option<String>,
+    /// The form the music walks while the game stays in this mood, one phrase a section:
+    /// `form: "A A' B A''"` (see [`Form`]); `"A"` is through-composed (every phrase new
+    /// music continuing the last). `None`, the default: [`Form::default`] (`A A' B A''`),
+    /// with a theme the game or the mood states developed by its own plan first. A form
+    /// written here with a [`theme`](Self::theme) makes the theme its A.
+    #[serde(
+        default,
+        with = "crate::form::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub form: Option<Form>,
 }
 
 /// Where the key goes when the music enters a mood whose mode differs from the key playing.
@@ -260,6 +273,11 @@ pub enum Transition {
 }
 
 impl Mood {
+    /// The form the music walks in this mood: its own, else [`Form::default`].
+    pub fn form_or_default(&self) -> Form {
+        self.form.clone().unwrap_or_default()
+    }
+
     /// The layers that play at `intensity`: those of [`layers`](Self::layers) whose entry
     /// intensity has been reached (the melody always plays).
     pub fn layers_at(&self, intensity: f64) -> Vec<Role> {

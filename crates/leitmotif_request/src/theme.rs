@@ -68,6 +68,7 @@ use crate::request::{LayerRanges, allowed_pitch_classes, register_bucket};
 
 pub use develop::{Development, development};
 pub use recall::{Recall, melody_line, recall};
+pub(crate) use recall::{diatonic, key_at};
 
 /// The longest theme accepted, in bars: a leitmotif is a phrase, not a piece (take a
 /// theme's head with [`Theme::head`]).
@@ -193,6 +194,13 @@ impl Theme {
     /// The theme's own key.
     pub fn key(&self) -> Scale {
         self.key
+    }
+
+    /// The same theme read in `key`: for music whose key is known (a phrase the composer
+    /// wrote in it), where the estimate from a few bars of notes may name another key
+    /// with the same notes and make [`fit`](Self::fit) move every degree.
+    pub fn in_key(self, key: Scale) -> Self {
+        Self { key, ..self }
     }
 
     /// Its length in bars of its own meter.
