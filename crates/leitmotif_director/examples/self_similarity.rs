@@ -3,10 +3,11 @@
 //! forms and through-composed, and of folders or files of MIDI (the training data).
 //!
 //! `cargo run --release -p leitmotif_director --example self_similarity -- --seeds 4
-//! --bars 32 [--state explore] [--out DIR] [--json] [PATHS...]`
+//! --bars 32 [--state explore] [--form "A A B A"] [--out DIR] [--json] [PATHS...]`
 //!
 //! Each PATH (a .mid file or a folder searched recursively) is measured as one pooled
-//! corpus. With `--out DIR`, each session is written as `DIR/<form>_seed<N>.mid` and its
+//! corpus. `--form` measures one more form beside `A A' B A''` and `A` (through-composed).
+//! With `--out DIR`, each session is written as `DIR/<form>_seed<N>.mid` and its
 //! phrases listed with the form section each was planned as.
 
 use std::io::Write;
@@ -53,6 +54,8 @@ struct Args {
     out: Option<PathBuf>,
     json: bool,
     threshold: f64,
+    /// Another form to measure beside the default and through-composed ones.
+    form: Option<Form>,
     paths: Vec<PathBuf>,
 }
 
@@ -64,6 +67,7 @@ fn parse_args() -> Result<Args, Failure> {
         out: None,
         json: false,
         threshold: DEFAULT_THRESHOLD,
+        form: None,
         paths: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -87,6 +91,13 @@ fn parse_args() -> Result<Args, Failure> {
                 args.threshold = v
                     .parse()
                     .map_err(|_| Failure::Usage(format!("--threshold {v}")))?;
+            }
+            "--form" => {
+                let v = it.next().ok_or_else(|| usage("--form"))?;
+                args.form = Some(
+                    v.parse()
+                        .map_err(|e| Failure::Usage(format!("--form {v:?}: {e}")))?,
+                );
             }
             "--state" => args.state = it.next().ok_or_else(|| usage("--state"))?,
             "--out" => args.out = Some(it.next().ok_or_else(|| usage("--out"))?.into()),
@@ -194,10 +205,10 @@ fn run() -> Result<(), Failure> {
     let mut rows = Vec::new();
     if args.seeds > 0 {
         let composer = Composer::load(&ModelSource::DefaultRnn, BackendChoice::Cpu)?;
-        for (name, form) in [
-            ("form A A' B A''", Form::default()),
-            ("through-composed (form A)", Form::through_composed()),
-        ] {
+        let mut forms = vec![Form::default(), Form::through_composed()];
+        forms.extend(args.form.clone());
+        for form in forms {
+            let name = format!("form {form}");
             let mut pooled = SelfSimilarity::default();
             for seed in 0..args.seeds {
                 let (phrases, score) = session(&composer, &form, seed, &args)?;
@@ -207,10 +218,13 @@ fn run() -> Result<(), Failure> {
                         path: dir.clone(),
                         source,
                     })?;
-                    let file = dir.join(format!(
-                        "{}_seed{seed}.mid",
-                        if form.len() > 1 { "form" } else { "through" }
-                    ));
+                    let slug: String = form
+                        .to_string()
+                        .replace('\'', "p")
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join("_");
+                    let file = dir.join(format!("{slug}_seed{seed}.mid"));
                     leitmotif_score::files::write_score(&file, &score)?;
                     let plan: Vec<String> = phrases
                         .iter()

@@ -1,15 +1,17 @@
 //! Bar-level self-similarity: how often a melody's 2- and 4-bar groups come back later,
 //! exactly or varied — the measure of whether music has a form a listener can follow.
 //!
-//! A *group* is `n` consecutive bars of the melody line (see
-//! [`melody_line`](crate::theme::melody_line)) starting on any bar; groups with fewer than
-//! two notes are not counted (nothing to recognise). A group *returns* when a group of the
-//! same length starting at or after its end (later, not overlapping it) is
+//! A *group* is `n` consecutive bars of the melody line (see [`melody_line`]) starting on
+//! any bar; groups with fewer than two notes are not counted (nothing to recognise). A group
+//! *returns* when a group of the same length starting at or after its end (later, not
+//! overlapping it) is
 //!
 //! - **exact**: the same onsets (to the tick, from the group's bar line) and the same
 //!   intervals from the first note — any transposition; or else
-//! - **varied**: a [`similarity`] at or above the threshold (default
-//!   [`DEFAULT_THRESHOLD`]).
+//! - **varied**: a similarity at or above the threshold (default [`DEFAULT_THRESHOLD`]): each
+//!   note is paired with the nearest note starting within a thirty-second note of its place,
+//!   and earns a point for the pair and another where its scale degree agrees under the
+//!   diatonic transposition most pairs agree on, over twice the larger group's note count.
 //!
 //! ```
 //! use leitmotif_request::similarity::{DEFAULT_THRESHOLD, self_similarity};
