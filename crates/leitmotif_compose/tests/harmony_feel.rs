@@ -245,7 +245,10 @@ fn whole_drafts_keep_the_likeliest_and_repeat_for_a_seed() {
         .enumerate()
         .min_by(|a, b| a.1.total_cmp(b.1))
         .unwrap_or((0, &0.0));
-    assert_ne!(best, 0, "seed 12 should keep a later draft: the test would say less");
+    assert_ne!(
+        best, 0,
+        "seed 12 should keep a later draft: the test would say less"
+    );
     // The first draft is the seed's single one; the drafts before the best (and the best
     // among them) are the first drafts of fewer.
     let one = compose(&request(1));
