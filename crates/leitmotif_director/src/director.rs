@@ -50,6 +50,9 @@ pub(crate) struct Pending {
     /// Whether the whole delivered score is the phrase (a theme's development keeps a
     /// head and infills the rest), not only the bars written.
     pub(crate) whole: bool,
+    /// The tempo a whole infilled phrase was asked for: it keeps it, where its score's
+    /// tempo event reads back rounded to whole microseconds a beat.
+    pub(crate) bpm: Option<f64>,
 }
 
 /// The music director: an FMOD/Wwise-style adaptive music state machine over generated
@@ -285,6 +288,7 @@ impl Director {
             primed: false,
             crossfade_beats: 0.0,
             whole: false,
+            bpm: None,
         });
         self.outbox.push_back(Job {
             id,
@@ -409,6 +413,9 @@ impl Director {
                 return Err(e);
             }
         };
+        if let Some(bpm) = pending.bpm.filter(|b| (b - phrase.bpm).abs() < 0.01) {
+            phrase.bpm = bpm;
+        }
         let horizon = self.horizon();
         if pending.kind != JobKind::First
             && !pending.late
@@ -669,6 +676,7 @@ impl Director {
             primed: self.theme.is_some(),
             crossfade_beats: state.mood.crossfade_beats,
             whole,
+            bpm: request.tempo_bpm.filter(|_| whole),
         });
         Job {
             id,

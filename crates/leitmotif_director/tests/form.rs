@@ -90,7 +90,12 @@ fn compose(request: &Request) -> Composition {
         Curve::Constant(r) => r,
         _ => 0.5,
     };
-    let bpm = request.tempo_bpm.unwrap_or(120.0);
+    // An infill plays at its score's tempo, as the composer does: a tempo event holds whole
+    // microseconds a beat, so 90 bpm reads back as 89.99995.
+    let bpm = match &request.task {
+        Task::Infill { score, .. } => score.tempos.first().map_or(120.0, TempoChange::bpm),
+        _ => request.tempo_bpm.unwrap_or(120.0),
+    };
     let meter = Meter::COMMON;
     let key = request
         .key
@@ -509,4 +514,25 @@ fn a_mood_that_writes_a_form_and_names_a_theme_makes_the_theme_its_a() {
     let session = host.director.session_score();
     let r = recall(&theme, &session, Some((a_prime.1, a_prime.1 + 2 * BAR)));
     assert!(r.score > 0.99, "A' states the theme's first half: {r:?}");
+}
+
+#[test]
+fn variations_keep_the_moods_tempo_exactly() {
+    // 90 bpm is no whole number of microseconds a beat.
+    let ron = TABLE.replace(
+        r#"mode: major, tempo_bpm: 120,"#,
+        r#"mode: major, tempo_bpm: 90,"#,
+    );
+    let mut host = Host::with_composer(director(settings("explore"), table(&ron)), compose);
+    host.run(50.0, 0.05);
+    let order = placed(&host.events);
+    assert_eq!(sections(&host, &order[..4]), ["A", "A'", "B", "A''"]);
+    let tempos: Vec<f64> = host
+        .director
+        .clock()
+        .segments()
+        .iter()
+        .map(|s| s.bpm)
+        .collect();
+    assert!(tempos.iter().all(|b| *b == 90.0), "{tempos:?}");
 }
