@@ -270,17 +270,7 @@ impl ComposeArgs {
     }
 
     fn moods(&self) -> Result<MoodTable, CliError> {
-        let table = match &self.moods {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                MoodTable::from_ron(&text)
-            }
-            None => MoodTable::default_table(),
-        };
-        table.map_err(|e| usage(e.to_string()))
+        mood_table(self.moods.as_deref())
     }
 
     fn composer(&self) -> Result<Composer, CliError> {
@@ -296,6 +286,21 @@ impl ComposeArgs {
     fn stem(&self) -> PathBuf {
         stem_of(&self.out)
     }
+}
+
+/// The mood table at `path`, or the default one.
+pub(crate) fn mood_table(path: Option<&Path>) -> Result<MoodTable, CliError> {
+    let table = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            MoodTable::from_ron(&text)
+        }
+        None => MoodTable::default_table(),
+    };
+    table.map_err(|e| usage(e.to_string()))
 }
 
 /// `out` without an extension the user may have typed.

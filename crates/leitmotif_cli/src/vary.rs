@@ -19,7 +19,7 @@ use leitmotif_tokens::vocab::meter_index;
 
 use crate::CliError;
 use crate::audio::{render_options, write_all};
-use crate::compose::BackendArg;
+use crate::compose::{BackendArg, stem_of};
 
 /// `leitmotif vary`.
 #[derive(Debug, Args)]
@@ -77,37 +77,9 @@ fn usage(message: String) -> CliError {
     CliError::Usage(message)
 }
 
-/// `out` without an extension the user may have typed.
-fn stem_of(out: &std::path::Path) -> PathBuf {
-    let text = out.to_string_lossy();
-    for ext in [
-        ".mid",
-        ".midi",
-        ".melody.json",
-        ".melody.ron",
-        ".tone.json",
-        ".wav",
-    ] {
-        if text.len() > ext.len() && text.to_ascii_lowercase().ends_with(ext) {
-            return PathBuf::from(&text[..text.len() - ext.len()]);
-        }
-    }
-    out.to_path_buf()
-}
-
 impl VaryArgs {
     fn table(&self) -> Result<MoodTable, CliError> {
-        let table = match &self.moods {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                MoodTable::from_ron(&text)
-            }
-            None => MoodTable::default_table(),
-        };
-        table.map_err(|e| usage(e.to_string()))
+        crate::compose::mood_table(self.moods.as_deref())
     }
 
     fn theme(&self) -> Result<Theme, CliError> {
