@@ -12,7 +12,7 @@ use leitmotif_compose::{
 use leitmotif_model::BackendChoice;
 use leitmotif_model::ModelSource;
 use leitmotif_score::files::ENGINE_FORMATS;
-use leitmotif_score::read_score;
+use leitmotif_score::{MelodyDocument, read_score};
 use leitmotif_synth::{Audio, Instrument, RenderOptions, encode_wav, render_score};
 use leitmotif_tokens::Layer;
 
@@ -156,7 +156,7 @@ pub struct InfillArgs {
     options: ComposeArgs,
 }
 
-fn usage(message: String) -> CliError {
+pub(crate) fn usage(message: String) -> CliError {
     CliError::Usage(message)
 }
 
@@ -274,18 +274,45 @@ impl ComposeArgs {
     }
 
     fn composer(&self) -> Result<Composer, CliError> {
-        let backend = match self.backend {
-            BackendArg::Auto => BackendChoice::Auto,
-            BackendArg::Wgpu => BackendChoice::Wgpu,
-            BackendArg::Cpu => BackendChoice::Cpu,
-        };
-        Ok(Composer::load(&ModelSource::parse(&self.model), backend)?)
+        load_composer(&self.model, self.backend)
     }
 
     /// The output stem, without an extension the user may have typed.
     fn stem(&self) -> PathBuf {
         stem_of(&self.out)
     }
+}
+
+/// The model `model` (`rnn`, `transformer` or a weights file) on `backend`.
+pub(crate) fn load_composer(model: &str, backend: BackendArg) -> Result<Composer, CliError> {
+    let backend = match backend {
+        BackendArg::Auto => BackendChoice::Auto,
+        BackendArg::Wgpu => BackendChoice::Wgpu,
+        BackendArg::Cpu => BackendChoice::Cpu,
+    };
+    Ok(Composer::load(&ModelSource::parse(model), backend)?)
+}
+
+/// `stem` with `extension` (dot included) appended.
+pub(crate) fn with_extension(stem: &Path, extension: &str) -> PathBuf {
+    let mut name = stem.as_os_str().to_owned();
+    name.push(extension);
+    PathBuf::from(name)
+}
+
+/// `doc` encoded in every engine format, named after `stem`; nothing is written yet.
+pub(crate) fn engine_files(
+    stem: &Path,
+    doc: &MelodyDocument,
+) -> Result<Vec<(PathBuf, Vec<u8>)>, CliError> {
+    ENGINE_FORMATS
+        .into_iter()
+        .map(|format| {
+            let path = with_extension(stem, format.extension());
+            let bytes = format.encode(doc, &path)?;
+            Ok((path, bytes))
+        })
+        .collect()
 }
 
 /// The mood table at `path`, or the default one.
@@ -387,21 +414,11 @@ fn run(
     let composition = composer.compose(request)?;
     // Every file is encoded (and the audio rendered) before any is written.
     let stem = options.stem();
-    let doc = composition.document();
-    let mut files = Vec::new();
-    for format in ENGINE_FORMATS {
-        let mut name = stem.as_os_str().to_owned();
-        name.push(format.extension());
-        let path = PathBuf::from(name);
-        let bytes = format.encode(&doc, &path)?;
-        files.push((path, bytes));
-    }
+    let mut files = engine_files(&stem, &composition.document())?;
     let audio = match &render {
         Some(render) => {
             let audio = render_score(&composition.score, render)?;
-            let mut name = stem.as_os_str().to_owned();
-            name.push(".wav");
-            files.push((PathBuf::from(name), encode_wav(&audio)?));
+            files.push((with_extension(&stem, ".wav"), encode_wav(&audio)?));
             Some(audio)
         }
         None => None,

@@ -10,7 +10,6 @@ use leitmotif_arrange::{
     chord_tone_share, progression,
 };
 use leitmotif_compose::request::{allowed_pitch_classes, parse_chords};
-use leitmotif_score::files::ENGINE_FORMATS;
 use leitmotif_score::theory::{Chord, PitchClass, Scale, estimate_key, pitch_class_histogram};
 use leitmotif_score::time::BarMap;
 use leitmotif_score::{Note, Score, Track, read_document};
@@ -18,7 +17,7 @@ use leitmotif_tokens::{Layer, assign_layers};
 
 use crate::CliError;
 use crate::audio::write_all;
-use crate::compose::{parse_curve, parse_layer, stem_of};
+use crate::compose::{engine_files, parse_curve, parse_layer, stem_of, usage};
 
 /// `leitmotif harmonize`.
 #[derive(Debug, Args)]
@@ -56,10 +55,6 @@ pub struct HarmonizeArgs {
     /// Output name: writes OUT.mid, OUT.melody.json and OUT.tone.json.
     #[arg(short, long)]
     out: PathBuf,
-}
-
-fn usage(message: String) -> CliError {
-    CliError::Usage(message)
 }
 
 /// The bars of `score` from `lo` to `hi` as the arranger sees them, intensity from `level`
@@ -239,15 +234,7 @@ pub fn harmonize(args: &HarmonizeArgs) -> Result<(), CliError> {
     let mut out_doc = doc;
     out_doc.score = score;
     let stem = stem_of(&args.out);
-    let mut files = Vec::new();
-    for format in ENGINE_FORMATS {
-        let mut name = stem.as_os_str().to_owned();
-        name.push(format.extension());
-        let path = PathBuf::from(name);
-        let bytes = format.encode(&out_doc, &path)?;
-        files.push((path, bytes));
-    }
-    let written = write_all(&files)?;
+    let written = write_all(&engine_files(&stem, &out_doc)?)?;
     let share = chord_tone_share(&melody, &parts.harmony, &bars, out_doc.score.ppq);
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     let mut out = std::io::stdout().lock();

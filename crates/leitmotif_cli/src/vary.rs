@@ -8,8 +8,6 @@ use clap::Args;
 use leitmotif_compose::request::layer_of_role;
 use leitmotif_compose::theme::{Development, Theme, ThemeTarget, development, recall, statement};
 use leitmotif_compose::{Composer, Composition, Curve, Mood, MoodTable, Request};
-use leitmotif_model::{BackendChoice, ModelSource};
-use leitmotif_score::files::ENGINE_FORMATS;
 use leitmotif_score::read_score;
 use leitmotif_score::theory::Scale;
 use leitmotif_score::time::Meter;
@@ -19,7 +17,7 @@ use leitmotif_tokens::vocab::meter_index;
 
 use crate::CliError;
 use crate::audio::{render_options, write_all};
-use crate::compose::{BackendArg, stem_of};
+use crate::compose::{BackendArg, engine_files, load_composer, stem_of, usage, with_extension};
 
 /// `leitmotif vary`.
 #[derive(Debug, Args)]
@@ -73,10 +71,6 @@ pub struct VaryArgs {
     out: Option<PathBuf>,
 }
 
-fn usage(message: String) -> CliError {
-    CliError::Usage(message)
-}
-
 impl VaryArgs {
     fn table(&self) -> Result<MoodTable, CliError> {
         crate::compose::mood_table(self.moods.as_deref())
@@ -93,12 +87,7 @@ impl VaryArgs {
     }
 
     fn composer(&self) -> Result<Composer, CliError> {
-        let backend = match self.backend {
-            BackendArg::Auto => BackendChoice::Auto,
-            BackendArg::Wgpu => BackendChoice::Wgpu,
-            BackendArg::Cpu => BackendChoice::Cpu,
-        };
-        Ok(Composer::load(&ModelSource::parse(&self.model), backend)?)
+        load_composer(&self.model, self.backend)
     }
 
     /// The target `mood` gives the theme, with the options' overrides.
@@ -208,20 +197,10 @@ pub fn vary(args: &VaryArgs) -> Result<(), CliError> {
         }
     };
     let stem = stem_of(args.out.as_deref().unwrap_or(std::path::Path::new("vary")));
-    let doc = composition.document();
-    let mut files = Vec::new();
-    for format in ENGINE_FORMATS {
-        let mut name = stem.as_os_str().to_owned();
-        name.push(format.extension());
-        let path = PathBuf::from(name);
-        let bytes = format.encode(&doc, &path)?;
-        files.push((path, bytes));
-    }
+    let mut files = engine_files(&stem, &composition.document())?;
     if let Some(render) = &render {
         let audio = render_score(&composition.score, render)?;
-        let mut name = stem.as_os_str().to_owned();
-        name.push(".wav");
-        files.push((PathBuf::from(name), encode_wav(&audio)?));
+        files.push((with_extension(&stem, ".wav"), encode_wav(&audio)?));
     }
     let written = write_all(&files)?;
     let r = recall(&theme, &composition.score, Some(span));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{max_diff, reference, tune};
+use common::{max_diff, ragged_and_alone, reference, tune};
 use leitmotif_model::source::{MOTIF_TRANSFORMER_CONFIG, MOTIF_TRANSFORMER_WEIGHTS};
 use leitmotif_model::weights::load_static;
 use leitmotif_model::{
@@ -101,39 +101,14 @@ fn sequences_of_different_lengths_decode_together_as_they_would_alone() {
     // its own positions (a long prompt blocked, a few rows one by one).
     let host = HostTransformer::from_model(&shipped()).expect("host weights");
     let vocab = host.vocab_size();
-    let (a, b, c) = (tune(40, 0), tune(40, 13), tune(40, 27));
-    let alone = |row: &[u32], split: usize| {
-        let mut cache = HostCache::new();
-        let mut logits = Vec::new();
-        host.feed(&mut cache, &row[..split], &mut logits)
-            .unwrap_or_else(|e| panic!("{e}"));
-        host.feed(&mut cache, &row[split..], &mut logits)
-            .unwrap_or_else(|e| panic!("{e}"));
-        logits
-    };
-    let mut caches = [HostCache::new(), HostCache::new(), HostCache::new()];
-    let mut logits = Vec::new();
-    let [ca, cb, cc] = &mut caches;
-    host.feed_rows(
-        &mut [(ca, &a[..10]), (cb, &b[..3]), (cc, &c[..25])],
-        &mut logits,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    host.feed_rows(
-        &mut [(ca, &a[10..]), (cb, &b[3..4]), (cc, &c[25..])],
-        &mut logits,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (mut logits, alone, states) = ragged_and_alone(&host);
     assert_eq!(logits.len(), 3 * vocab);
-    for (i, want) in [alone(&a, 10), alone(&b[..4], 3), alone(&c, 25)]
-        .iter()
-        .enumerate()
-    {
+    for (i, want) in alone.iter().enumerate() {
         let diff = max_diff(&logits[i * vocab..(i + 1) * vocab], want);
         assert!(diff < 1e-4, "row {i}: {diff}");
     }
     assert_eq!(
-        caches.iter().map(HostCache::len).collect::<Vec<_>>(),
+        states.iter().map(HostCache::len).collect::<Vec<_>>(),
         [40, 4, 40]
     );
     // A cache of two sequences is not a row of its own.

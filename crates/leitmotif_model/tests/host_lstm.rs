@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{logits_of_both, max_diff, reference, tune};
+use common::{logits_of_both, max_diff, ragged_and_alone, reference, tune};
 use leitmotif_model::source::{MELODY_RNN_CONFIG, MELODY_RNN_WEIGHTS};
 use leitmotif_model::weights::{self, load_static};
 use leitmotif_model::{
@@ -228,40 +228,9 @@ fn both_defaults_load_and_the_transformer_matches_its_burn_copy() {
 fn sequences_of_different_lengths_decode_together_as_they_would_alone() {
     let host = host_rnn();
     let vocab = host.vocab_size();
-    let (a, b, c) = (tune(40, 0), tune(40, 13), tune(40, 27));
-    // Each alone: a prefix, then its own next tokens.
-    let alone = |row: &[u32], split: usize| {
-        let mut state = HostLstmState::new();
-        let mut logits = Vec::new();
-        host.feed(&mut state, &row[..split], &mut logits)
-            .unwrap_or_else(|e| panic!("{e}"));
-        host.feed(&mut state, &row[split..], &mut logits)
-            .unwrap_or_else(|e| panic!("{e}"));
-        logits
-    };
-    let mut states = [
-        HostLstmState::new(),
-        HostLstmState::new(),
-        HostLstmState::new(),
-    ];
-    let mut logits = Vec::new();
-    let [sa, sb, sc] = &mut states;
-    // Ragged prefixes in one call, then ragged continuations.
-    host.feed_rows(
-        &mut [(sa, &a[..10]), (sb, &b[..3]), (sc, &c[..25])],
-        &mut logits,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    host.feed_rows(
-        &mut [(sa, &a[10..]), (sb, &b[3..4]), (sc, &c[25..])],
-        &mut logits,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let (mut logits, alone, states) = ragged_and_alone(&host);
     assert_eq!(logits.len(), 3 * vocab);
-    for (i, want) in [alone(&a, 10), alone(&b[..4], 3), alone(&c, 25)]
-        .iter()
-        .enumerate()
-    {
+    for (i, want) in alone.iter().enumerate() {
         let diff = max_diff(&logits[i * vocab..(i + 1) * vocab], want);
         assert!(diff < 1e-4, "row {i}: {diff}");
     }

@@ -400,12 +400,13 @@ impl HostLstm {
             let steps = Steps::new(n, &hidden[layer][..], &cell[layer][..]);
             let work = |own: usize| {
                 let _guard = steps.abandon_on_panic();
+                let mut scratch = Scratch::default();
                 for t in 0..n {
                     for half in [own, 1 - own] {
                         if steps.claim(t, half) {
                             steps.wait_for_step(t);
-                            let units = bounds[half].clone();
-                            steps.half_step(t, units, &weights.halves[half], &gates_in[half]);
+                            let (units, weights) = (bounds[half].clone(), &weights.halves[half]);
+                            steps.half_step(t, units, weights, &gates_in[half], &mut scratch);
                         }
                     }
                 }
@@ -500,21 +501,38 @@ impl Steps {
 
     /// Step `t` for hidden units `units`: their gates from the whole previous hidden state,
     /// then their cell and hidden state.
-    fn half_step(&self, t: usize, units: Range<usize>, weights: &UnitHalf, gates_in: &[f32]) {
-        let d = self.d;
-        let previous: Vec<f32> = match t {
-            0 => self.start.clone(),
-            _ => load(&self.outputs[(t - 1) * d..t * d]),
-        };
-        let w = units.len();
-        let mut gates = vec![0.0; 4 * w];
-        matmul_packed(&previous, &weights.recurrent, &mut gates);
-        add(&mut gates, &gates_in[t * 4 * w..(t + 1) * 4 * w]);
-        let mut c = load(&self.cells[units.clone()]);
-        let mut h = vec![0.0; w];
-        cell_update(&mut gates, &weights.bias, &mut h, &mut c);
-        store(&self.cells[units.clone()], &c);
-        store(&self.outputs[t * d + units.start..t * d + units.end], &h);
+    fn half_step(
+        &self,
+        t: usize,
+        units: Range<usize>,
+        weights: &UnitHalf,
+        gates_in: &[f32],
+        scratch: &mut Scratch,
+    ) {
+        let (d, w) = (self.d, units.len());
+        let Scratch {
+            previous,
+            gates,
+            cell,
+            hidden,
+        } = scratch;
+        previous.resize(d, 0.0);
+        match t {
+            0 => previous.copy_from_slice(&self.start),
+            _ => load(&self.outputs[(t - 1) * d..t * d], previous),
+        }
+        gates.resize(4 * w, 0.0);
+        matmul_packed(previous, &weights.recurrent, gates);
+        add(gates, &gates_in[t * 4 * w..(t + 1) * 4 * w]);
+        cell.resize(w, 0.0);
+        hidden.resize(w, 0.0);
+        load(&self.cells[units.clone()], cell);
+        cell_update(gates, &weights.bias, hidden, cell);
+        store(&self.cells[units.clone()], cell);
+        store(
+            &self.outputs[t * d + units.start..t * d + units.end],
+            hidden,
+        );
         self.done.fetch_add(1, Ordering::Release);
     }
 
@@ -525,12 +543,21 @@ impl Steps {
 
     /// `[n, d]`: every step's hidden state, once all are done.
     fn read_outputs(&self, out: &mut [f32]) {
-        out.copy_from_slice(&load(&self.outputs));
+        load(&self.outputs, out);
     }
 
     fn read_cells(&self, out: &mut [f32]) {
-        out.copy_from_slice(&load(&self.cells));
+        load(&self.cells, out);
     }
+}
+
+/// One thread's buffers for [`Steps::half_step`], reused from step to step.
+#[derive(Default)]
+struct Scratch {
+    previous: Vec<f32>,
+    gates: Vec<f32>,
+    cell: Vec<f32>,
+    hidden: Vec<f32>,
 }
 
 /// See [`Steps::abandon_on_panic`].
@@ -547,11 +574,10 @@ impl Drop for AbandonOnPanic<'_> {
 /// Spins before a waiting thread yields its core: about a half-step's time.
 const SPINS: u32 = 1 << 10;
 
-fn load(cells: &[AtomicU32]) -> Vec<f32> {
-    cells
-        .iter()
-        .map(|c| f32::from_bits(c.load(Ordering::Relaxed)))
-        .collect()
+fn load(cells: &[AtomicU32], out: &mut [f32]) {
+    for (value, c) in out.iter_mut().zip(cells) {
+        *value = f32::from_bits(c.load(Ordering::Relaxed));
+    }
 }
 
 fn store(cells: &[AtomicU32], values: &[f32]) {

@@ -60,3 +60,34 @@ pub fn logits_of_both<A: TokenDecoder, B: TokenDecoder>(
         .unwrap_or_else(|e| panic!("{e}"));
     (la, lb)
 }
+
+/// Three tunes fed as ragged rows in two calls (prefixes of 10, 3 and 25 tokens, then the
+/// next 30, 1 and 15), and each fed alone in the same two pieces: the batched call's last
+/// logits (`[3, vocab]`), each one's alone, and the batched states.
+pub fn ragged_and_alone<D: TokenDecoder>(host: &D) -> (Vec<f32>, [Vec<f32>; 3], [D::State; 3]) {
+    let (a, b, c) = (tune(40, 0), tune(40, 13), tune(40, 27));
+    let alone = |row: &[u32], split: usize| {
+        let mut state = host.new_state();
+        let mut logits = Vec::new();
+        host.feed(&mut state, &row[..split], &mut logits)
+            .unwrap_or_else(|e| panic!("{e}"));
+        host.feed(&mut state, &row[split..], &mut logits)
+            .unwrap_or_else(|e| panic!("{e}"));
+        logits
+    };
+    let mut states = [host.new_state(), host.new_state(), host.new_state()];
+    let mut logits = Vec::new();
+    let [sa, sb, sc] = &mut states;
+    host.feed_rows(
+        &mut [(sa, &a[..10]), (sb, &b[..3]), (sc, &c[..25])],
+        &mut logits,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    host.feed_rows(
+        &mut [(sa, &a[10..]), (sb, &b[3..4]), (sc, &c[25..])],
+        &mut logits,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let alone = [alone(&a, 10), alone(&b[..4], 3), alone(&c, 25)];
+    (logits, alone, states)
+}
