@@ -50,10 +50,12 @@ pub struct ComposeArgs {
     /// "0.2,0.5,0.9".
     #[arg(long)]
     intensity: Option<String>,
-    /// Note density 0..1, in the same forms as --intensity.
+    /// Note density 0..1, in the same forms as --intensity: every bar lands on the density
+    /// asked for. "~0.5" means about 0.5: the model varies each bar's density within a
+    /// step of it, as a human melody does (the default, around 0.5 or the prompt's mood).
     #[arg(long)]
     density: Option<String>,
-    /// Register 0 (low) to 1 (high), in the same forms as --intensity.
+    /// Register 0 (low) to 1 (high), in the same forms as --density (also "~0.6").
     #[arg(long)]
     register: Option<String>,
     /// Seed; the same command and seed write the same files. Without one, a seed is drawn
@@ -156,6 +158,13 @@ pub struct InfillArgs {
     options: ComposeArgs,
 }
 
+/// A meter written as `6/8`.
+pub(crate) fn parse_meter(text: &str) -> Result<(u8, u8), CliError> {
+    text.split_once('/')
+        .and_then(|(n, d)| Some((n.trim().parse().ok()?, d.trim().parse().ok()?)))
+        .ok_or_else(|| usage(format!("--meter {text:?}: write it as 6/8")))
+}
+
 pub(crate) fn usage(message: String) -> CliError {
     CliError::Usage(message)
 }
@@ -180,7 +189,9 @@ pub(crate) fn parse_curve(name: &str, text: &str) -> Result<Curve, CliError> {
             .filter(|v| v.is_finite() && (0.0..=1.0).contains(v))
             .ok_or_else(|| usage(format!("--{name} {t:?} is not a number in 0..=1")))
     };
-    if let Some((from, to)) = text.split_once("..") {
+    if let Some(around) = text.trim().strip_prefix('~') {
+        Ok(Curve::Around(number(around)?))
+    } else if let Some((from, to)) = text.split_once("..") {
         Ok(Curve::Ramp {
             from: number(from)?,
             to: number(to)?,
@@ -222,11 +233,7 @@ impl ComposeArgs {
             request.tempo_bpm = Some(tempo);
         }
         if let Some(meter) = &self.meter {
-            let parsed = meter
-                .split_once('/')
-                .and_then(|(n, d)| Some((n.trim().parse().ok()?, d.trim().parse().ok()?)));
-            request.meter =
-                Some(parsed.ok_or_else(|| usage(format!("--meter {meter:?}: write it as 6/8")))?);
+            request.meter = Some(parse_meter(meter)?);
         }
         if let Some(layers) = &self.layers {
             let mut parsed: Vec<Layer> = layers

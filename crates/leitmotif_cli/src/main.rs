@@ -9,6 +9,7 @@ mod bench;
 mod compose;
 mod harmonize;
 mod inspect;
+mod measure;
 #[cfg(feature = "train")]
 mod models;
 mod play;
@@ -85,6 +86,13 @@ enum Command {
     /// Measure decoding speed on every backend beside PyTorch eager on the same weights,
     /// the time to a ready 8-bar 4-layer phrase, and peak memory.
     Bench(bench::BenchArgs),
+    /// Measure how often written bars land on the density, register and intensity asked
+    /// for, over a grid of requests (constant values, ramps, jumps every two bars) in every
+    /// meter.
+    Adherence(measure::AdherenceArgs),
+    /// Compare default melodies with the held-out human melodies of a folder, feature by
+    /// feature (overlapped area of the two distributions).
+    Realism(measure::RealismArgs),
     /// Print a score's tracks, tempo, meter, key, bars and per-bar density and range.
     Inspect {
         /// The file to read (.mid, .midi, .melody.json, .melody.ron or .tone.json).
@@ -172,6 +180,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Render(args) => audio::render(&args),
         Command::Play(args) => play::play(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Adherence(args) => measure::adherence(&args),
+        Command::Realism(args) => measure::realism(&args),
         #[cfg(feature = "train")]
         Command::Train(args) => models::train(&args),
         #[cfg(feature = "train")]

@@ -69,6 +69,11 @@ pub struct TrainArgs {
     /// Model size preset.
     #[arg(long, value_enum, default_value_t = Preset::Small)]
     preset: Preset,
+    /// Start from these weights (`NAME.bpk`, with `NAME.json` beside it) instead of a
+    /// fresh model: fine-tune a shipped model on your own music, or train it further. Their
+    /// size replaces --preset.
+    #[arg(long)]
+    init: Option<PathBuf>,
 }
 
 /// A named model size.
@@ -126,6 +131,7 @@ fn validate_options(args: &TrainArgs) -> Result<TrainOptions, CliError> {
         warmup_steps: 200,
         seed: args.seed,
         time_limit_secs: args.time_limit.map(|m| m * 60.0),
+        init: args.init.clone(),
     })
 }
 

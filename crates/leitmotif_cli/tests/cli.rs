@@ -138,11 +138,9 @@ fn bad_input_exits_2_with_one_line_and_leaves_nothing() {
     assert_eq!(out.status.code(), Some(2), "a usage error exits 2");
 }
 
-#[test]
-fn train_resume_and_eval_a_tiny_model() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("{e}"));
+/// Copies the first `n` Bach chorales of the training data into `dir`.
+fn copy_chorales(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
     let chorales = manifest_dir().join("../../../shared/data/parts/bach_chorales");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&chorales)
         .into_iter()
@@ -151,10 +149,17 @@ fn train_resume_and_eval_a_tiny_model() {
         .map(|e| e.path())
         .collect();
     files.sort();
-    for path in files.iter().take(40) {
-        std::fs::copy(path, data.join(path.file_name().unwrap_or_default()))
+    for path in files.iter().take(n) {
+        std::fs::copy(path, dir.join(path.file_name().unwrap_or_default()))
             .unwrap_or_else(|e| panic!("{e}"));
     }
+}
+
+#[test]
+fn train_resume_and_eval_a_tiny_model() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    copy_chorales(&data, 40);
     let out = dir.path().join("out");
     let train = |extra: &[&str]| {
         let mut args: Vec<&Path> = [
@@ -203,6 +208,42 @@ fn train_resume_and_eval_a_tiny_model() {
     );
 
     let weights = out.join("motif_transformer.bpk");
+    // A warm start continues from the trained weights, not from a fresh initialisation.
+    let warm_out = dir.path().join("warm");
+    let warm = |extra: &[&str]| {
+        let mut args: Vec<&Path> = ["train", "--model", "transformer", "--batch", "4"]
+            .iter()
+            .map(Path::new)
+            .collect();
+        args.extend([Path::new("--seq-len"), Path::new("64"), Path::new("--data")]);
+        args.push(&data);
+        args.push(Path::new("--out"));
+        args.push(&warm_out);
+        args.extend(extra.iter().map(Path::new));
+        leitmotif(&args)
+    };
+    let init = format!("--init={}", weights.display());
+    let warmed = warm(&[&init, "--epochs", "0.25", "--lr", "1e-4"]);
+    assert!(warmed.status.success(), "{}", stderr(&warmed));
+    let warm_summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(warm_out.join("motif_transformer.summary.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("warm summary: {e}"));
+    let warm_loss = warm_summary["final_validation_loss"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    assert!(
+        warm_loss < history[0],
+        "a warm start should begin where the weights left off: {warm_loss} vs {history:?}"
+    );
+    assert_eq!(
+        warm_summary["config"]["d_model"], summary["config"]["d_model"],
+        "the weights' config replaces the preset's"
+    );
+    let wrong = warm(&["--init=missing.bpk"]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    assert!(stderr(&wrong).contains("missing"), "{}", stderr(&wrong));
+
     let eval = leitmotif(&[
         Path::new("eval"),
         Path::new("--data"),
@@ -474,4 +515,71 @@ fn bench_refuses_absurd_sizes_and_unknown_backends() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
     }
+}
+
+#[test]
+fn adherence_and_realism_report_as_json_and_refuse_bad_options() {
+    let out = run_str(&[
+        "adherence",
+        "--models",
+        "transformer",
+        "--meters",
+        "4/4",
+        "--bars",
+        "2",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("adherence --json: {e}"));
+    assert_eq!(report["model"], "transformer");
+    for control in ["density", "register", "intensity"] {
+        let hits = &report["all"][control];
+        assert_eq!(hits["bars"].as_u64(), Some(2 * 21), "{control}: {report}");
+        assert_eq!(hits["within_one"], hits["bars"], "{control}: {report}");
+    }
+    for bad in [
+        &["adherence", "--bars", "0"][..],
+        &["adherence", "--meters", "four"][..],
+        &["adherence", "--seeds", "0"][..],
+        &["realism", "--data", "no-such-folder", "--melodies", "2"][..],
+        &["realism", "--data", ".", "--melodies", "1"][..],
+    ] {
+        let out = run_str(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{bad:?}: {}", stderr(&out));
+    }
+
+    // The held-out side: a folder of chorales, some of which fall in the validation split.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    copy_chorales(dir.path(), 80);
+    let data = dir.path().display().to_string();
+    let out = run_str(&[
+        "realism",
+        "--data",
+        &data,
+        "--models",
+        "rnn",
+        "--melodies",
+        "3",
+        "--bars",
+        "4",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("realism --json: {e}"));
+    let features = report["realism"]["features"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(features.len(), 8, "{report}");
+    for (name, f) in features {
+        assert!(
+            f["overlap"]
+                .as_f64()
+                .is_some_and(|o| (0.0..=1.0).contains(&o)),
+            "{name}: {f}"
+        );
+    }
+    assert_eq!(report["realism"]["generated"].as_u64(), Some(3));
 }

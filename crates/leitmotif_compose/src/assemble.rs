@@ -9,14 +9,17 @@ use leitmotif_arrange::{
 use leitmotif_score::melody::ControlValue;
 use leitmotif_score::time::BarMap;
 use leitmotif_score::{KeySignatureChange, Note, Score, TempoChange, TimeSignatureChange, Track};
-use leitmotif_tokens::vocab::INTENSITY_BUCKETS;
+use leitmotif_tokens::vocab::{
+    DENSITY_BOUNDS, INTENSITY_BOUNDS, INTENSITY_BUCKETS, TEMPOS, bucket, level_of_velocity,
+    tempo_bucket, velocity_of_level,
+};
 use leitmotif_tokens::{Layer, assign_layers, decode_tokens, unit_ticks};
 
 use crate::composer::Generated;
 use crate::composition::{Composition, LayerReport, Source};
 use crate::error::ComposeError;
 use crate::plan::{Plan, signature_of};
-use crate::request::{Request, Task, allowed_pitch_classes};
+use crate::request::{Request, Task, allowed_pitch_classes, intensity_bucket};
 
 /// Which track of `score` holds `layer`, adding one when none does.
 fn track_for(score: &mut Score, layer: Layer, request: &Request) -> usize {
@@ -159,6 +162,7 @@ pub(crate) fn assemble(
     settings.looped = plan.looped;
     settings.seed = request.seed;
     // The model's notes.
+    let mut written: Vec<(usize, Vec<Note>)> = Vec::new();
     for track in &decoded.score.tracks {
         let Some(layer) = crate::request::layer_of_role(track.role) else {
             continue;
@@ -177,7 +181,18 @@ pub(crate) fn assemble(
             .collect();
         shape_velocities(&mut notes, &slots, &settings);
         report.notes = notes.len();
-        score.tracks[report.track].notes.extend(notes);
+        written.push((report.track, notes));
+    }
+    if !matches!(request.task, Task::Infill { .. }) {
+        let layers: Vec<Layer> = written
+            .iter()
+            .filter_map(|(track, _)| reports.iter().find(|r| r.track == *track))
+            .map(|r| r.layer)
+            .collect();
+        fit_intensity(&mut written, &layers, &slots, score.ppq, plan.bpm);
+    }
+    for (track, notes) in written {
+        score.tracks[track].notes.extend(notes);
     }
     // The arranger's, on the melody's harmony.
     if reports.iter().any(|r| r.source == Source::Arranger) {
@@ -365,4 +380,63 @@ fn controls_of(request: &Request, plan: &Plan) -> BTreeMap<String, ControlValue>
         );
     }
     c
+}
+
+/// Scales each written bar's model-written velocities where needed, so that the bar's
+/// intensity as the training data measures it (the model-written layers' onsets per second
+/// times their mean velocity / 90) lands in the bucket that the lead's density in the bar
+/// and the request's intensity ask for. Loudness moves only as far as the bucket needs.
+fn fit_intensity(
+    parts: &mut [(usize, Vec<Note>)],
+    layers: &[Layer],
+    slots: &[BarSlot],
+    ppq: u16,
+    bpm: f64,
+) {
+    let Some(lead) = leitmotif_tokens::controls::lead_layer(layers) else {
+        return;
+    };
+    for slot in slots {
+        let inside = |n: &Note| n.start >= slot.start && n.start < slot.start + slot.ticks;
+        // Velocities as the tokens carry them (32 levels), as the labels are measured.
+        let heard = |v: u8| f64::from(velocity_of_level(level_of_velocity(v)));
+        let (mut count, mut lead_count, mut velocity) = (0usize, 0usize, 0.0);
+        for ((_, notes), layer) in parts.iter().zip(layers) {
+            for note in notes.iter().filter(|n| inside(n)) {
+                count += 1;
+                lead_count += usize::from(*layer == lead);
+                velocity += heard(note.velocity);
+            }
+        }
+        if lead_count == 0 || bpm <= 0.0 {
+            continue;
+        }
+        let quarters = slot.ticks as f64 / f64::from(ppq);
+        let density = bucket(Some(lead_count as f64 / quarters), &DENSITY_BOUNDS);
+        let target = intensity_bucket(density, slot.intensity, bpm, parts.len());
+        let t = usize::from(target);
+        let low = if t >= 2 { INTENSITY_BOUNDS[t - 2] } else { 0.0 };
+        let high = INTENSITY_BOUNDS
+            .get(t - 1)
+            .copied()
+            .unwrap_or(f64::INFINITY);
+        // Seconds as the labels count them: at the tempo's vocabulary bucket.
+        let heard_bpm = f64::from(TEMPOS[usize::from(tempo_bucket(bpm))]);
+        let rate = count as f64 / (quarters * 60.0 / heard_bpm);
+        let mean = velocity / count as f64;
+        let now = rate * mean / 90.0;
+        if now > low && now <= high {
+            continue;
+        }
+        // The mean velocity a little inside the bucket, nearest to today's.
+        let wanted = (now.clamp(low * 1.04, high * 0.97) * 90.0 / rate).clamp(1.0, 127.0);
+        let factor = wanted / mean;
+        for (_, notes) in parts.iter_mut() {
+            for note in notes.iter_mut().filter(|n| inside(n)) {
+                note.velocity = (f64::from(note.velocity) * factor)
+                    .round()
+                    .clamp(1.0, 127.0) as u8;
+            }
+        }
+    }
 }

@@ -75,7 +75,9 @@ pub fn sample_bars<M: TokenDecoder>(
             origin,
             intervals: [true; 12],
             arrival: None,
-            lead_range: None,
+            register_window: false,
+            lead: None,
+            free: crate::engine::FreeControls::default(),
             items: plan
                 .layers
                 .iter()

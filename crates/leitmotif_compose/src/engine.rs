@@ -14,7 +14,11 @@
 //!   onsets and durations must end by then;
 //! - given chords: a pitched note whose onset is a strong beat of a bar with a given chord
 //!   must be one of the chord's tones (only where the key lets at least one through, so the
-//!   set is never empty; within any octave of range every pitch class is there).
+//!   set is never empty; within any octave of range every pitch class is there);
+//! - the lead's bar targets ([`LeadTarget`]): the lead layer (the melody) starts as many notes
+//!   as the bar's density bucket allows, no fewer, with room kept for the ones still needed,
+//!   and its mean pitch ends in the register bucket, its running mean never far from it.
+//!   These are soft: where they would leave nothing, the rules above alone decide.
 //!
 //! No mask can leave a state with nothing allowed: ranges span an octave (so hold the
 //! tonic), a layer is opened only where a note fits, and ending a layer is always allowed
@@ -26,7 +30,7 @@ use std::ops::RangeInclusive;
 use leitmotif_model::{Sampler, Sampling};
 use leitmotif_tokens::controls::BarControls;
 use leitmotif_tokens::grammar::Grammar;
-use leitmotif_tokens::vocab::DURATIONS;
+use leitmotif_tokens::vocab::{DENSITY_BOUNDS, DURATIONS, REGISTER_BOUNDS, UNITS_PER_QUARTER};
 use leitmotif_tokens::{Layer, Token, TokenKind, VOCAB_SIZE};
 
 use crate::error::ComposeError;
@@ -36,6 +40,15 @@ use crate::session::{Decoder, log_prob};
 /// Most tokens one layer may take in one bar before the engine ends it at the next note
 /// boundary.
 pub(crate) const MAX_LAYER_TOKENS: usize = 160;
+
+/// How far (semitones) beyond its register bucket's mean-pitch bounds the lead's later notes
+/// in a bar are counted on to reach when the bar's mean is steered into the bucket.
+const LEAD_REACH: f64 = 0.0;
+
+/// How far (semitones) the running mean pitch of the lead's notes in a bar may stray from
+/// its register bucket while the bar is written, so the melody stays near the register
+/// asked for all through the bar instead of making up for a wander with a run at the end.
+const LEAD_DRIFT: f64 = 3.0;
 
 /// The hard rules of one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,11 +92,103 @@ pub(crate) struct GenBar {
     /// Fewer intervals the model's layers keep to in this bar (the first bar in a new key
     /// sounds its tonic triad); the arranger still has [`intervals`](Self::intervals).
     pub arrival: Option<[bool; 12]>,
-    /// The melody's pitches in this bar, around the requested register (`None`: its
-    /// whole range).
-    pub lead_range: Option<RangeInclusive<u8>>,
+    /// Whether the melody's pitches in this bar keep to a window around the bar's register
+    /// bucket (otherwise its whole range).
+    pub register_window: bool,
+    /// The layer whose notes must realise the bar's density and register buckets (the
+    /// lead, where the model writes it); `None`: the controls only condition the model.
+    pub lead: Option<Layer>,
+    /// Buckets the model chooses among for this bar's controls, instead of the planned ones.
+    pub free: FreeControls,
     /// The layers, in layer order.
     pub items: Vec<Item>,
+}
+
+/// Controls the model picks for a bar itself, within a range of buckets (`None`: the
+/// planned bucket is written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FreeControls {
+    /// Density buckets, with the intensity token each implies (by density bucket).
+    pub density: Option<(RangeInclusive<u8>, [u8; 8])>,
+}
+
+/// The lead layer's target in one bar: how many notes start in it and where their mean
+/// pitch lies, read from the bar's density and register buckets as the training data's
+/// labels read them ([`leitmotif_tokens::bar_controls`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LeadTarget {
+    /// Fewest and most onsets (`None`: the density bucket cannot be met in this meter).
+    onsets: Option<(u32, u32)>,
+    /// The mean pitch lies in `(low, high]` (`None`: any).
+    mean: Option<(f64, f64)>,
+    /// The gap (grid units) between onsets when the plan checks that the notes still needed
+    /// fit in what is left of the bar: as even as the fewest notes allow, at most an eighth.
+    spacing: u64,
+    /// The shortest note (at most a sixteenth).
+    shortest: u64,
+}
+
+impl LeadTarget {
+    /// The target of a bar of `units` grid units with these buckets.
+    pub(crate) fn new(density: u8, register: u8, units: u8) -> Self {
+        let quarters = f64::from(units) / UNITS_PER_QUARTER as f64;
+        let d = usize::from(density);
+        let onsets = (1..=DENSITY_BOUNDS.len() + 1).contains(&d).then(|| {
+            let low = if d >= 2 {
+                DENSITY_BOUNDS[d - 2] * quarters
+            } else {
+                0.0
+            };
+            let high = if d <= DENSITY_BOUNDS.len() {
+                DENSITY_BOUNDS[d - 1] * quarters
+            } else {
+                f64::from(units) / 2.0
+            };
+            let (fewest, most) = (
+                (low + 1e-9).floor() as u32 + 1,
+                (high + 1e-9).floor() as u32,
+            );
+            if fewest <= most {
+                (fewest, most)
+            } else {
+                // No whole number of notes lands in this bucket in so short a bar: the
+                // count nearest to it (a neighbouring bucket).
+                let nearest = ((low + high) / 2.0).round().max(1.0) as u32;
+                (nearest, nearest)
+            }
+        });
+        let r = usize::from(register);
+        let mean = (1..=REGISTER_BOUNDS.len() + 1).contains(&r).then(|| {
+            let low = if r >= 2 {
+                REGISTER_BOUNDS[r - 2]
+            } else {
+                f64::NEG_INFINITY
+            };
+            let high = if r <= REGISTER_BOUNDS.len() {
+                REGISTER_BOUNDS[r - 1]
+            } else {
+                f64::INFINITY
+            };
+            (low, high)
+        });
+        let fewest = onsets.map_or(1, |(f, _)| u64::from(f.max(1)));
+        Self {
+            onsets,
+            mean,
+            spacing: (u64::from(units) / fewest).clamp(1, 6),
+            shortest: (u64::from(units) / fewest).clamp(1, 3),
+        }
+    }
+}
+
+/// The lead layer's progress through its bar target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LeadState {
+    layer: Layer,
+    target: LeadTarget,
+    /// Notes started in this bar, and the sum of their pitches.
+    count: u32,
+    pitch_sum: f64,
 }
 
 /// Per-layer time bounds, in grid units from the piece's start.
@@ -122,6 +227,8 @@ pub(crate) struct Engine<'r, D: Decoder> {
     intervals: [bool; 12],
     /// The melody's range in the current bar.
     lead_range: RangeInclusive<u8>,
+    /// The current bar's lead target, while its lead layer is written.
+    lead: Option<LeadState>,
     /// What the model thought of the tokens it picked, when asked to keep count.
     picks: PickScore,
 }
@@ -182,6 +289,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
             origin: 0,
             intervals: [true; 12],
             lead_range: rules.layers[Layer::Melody.index()].range.clone(),
+            lead: None,
             picks: PickScore::default(),
         }
     }
@@ -243,6 +351,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
             origin: self.origin,
             intervals: self.intervals,
             lead_range: self.lead_range.clone(),
+            lead: self.lead,
             picks: self.picks,
         }
     }
@@ -255,8 +364,22 @@ impl<'r, D: Decoder> Engine<'r, D> {
         self.grammar
             .advance(token)
             .map_err(|e| ComposeError::Constraint(format!("planned token refused: {e}")))?;
+        let in_lead = self
+            .lead
+            .is_some_and(|lead| self.grammar.layer() == Some(lead.layer));
         match token {
-            Token::Position(p) => self.onset = self.origin + u64::from(p),
+            Token::Position(p) => {
+                self.onset = self.origin + u64::from(p);
+                if let Some(lead) = self.lead.as_mut().filter(|_| in_lead) {
+                    lead.count += 1;
+                }
+            }
+            Token::Pitch(p) if in_lead => {
+                let absolute = f64::from(p) + f64::from(self.grammar.tonic());
+                if let Some(lead) = self.lead.as_mut() {
+                    lead.pitch_sum += absolute;
+                }
+            }
             Token::Duration(d) => {
                 if let Some(layer) = self.grammar.layer()
                     && self.rule(layer).monophonic
@@ -292,10 +415,29 @@ impl<'r, D: Decoder> Engine<'r, D> {
     pub(crate) fn write_bar(&mut self, bar: &GenBar) -> Result<(), ComposeError> {
         self.origin = bar.origin;
         self.intervals = bar.arrival.unwrap_or(bar.intervals);
+        self.lead = None;
+        let mut controls = bar.controls;
+        for token in bar.controls.tokens() {
+            match token {
+                Token::Density(_) if let Some((range, _)) = &bar.free.density => {
+                    if let Token::Density(d) =
+                        self.choose(|t| matches!(t, Token::Density(d) if range.contains(&d)))?
+                    {
+                        controls.density = d;
+                    }
+                }
+                Token::Intensity(_) if let Some((_, by_density)) = &bar.free.density => {
+                    let intensity = by_density[usize::from(controls.density).min(7)];
+                    controls.intensity = intensity;
+                    self.feed(Token::Intensity(intensity))?;
+                }
+                other => self.feed(other)?,
+            }
+        }
         // The register window narrows the melody's range where at least an octave of it
         // is left (so an in-key pitch always remains).
         let full = self.rule(Layer::Melody).range.clone();
-        self.lead_range = match &bar.lead_range {
+        self.lead_range = match register_window(controls.register).filter(|_| bar.register_window) {
             Some(window) => {
                 let lo = *window.start().max(full.start());
                 let hi = *window.end().min(full.end());
@@ -307,14 +449,40 @@ impl<'r, D: Decoder> Engine<'r, D> {
             }
             None => full,
         };
-        self.feed_all(&bar.controls.tokens())?;
+        self.lead = bar.lead.map(|layer| LeadState {
+            layer,
+            target: LeadTarget::new(
+                controls.density,
+                controls.register,
+                self.grammar.bar_units(),
+            ),
+            count: 0,
+            pitch_sum: 0.0,
+        });
         for item in &bar.items {
             match item {
                 Item::Force(tokens) => self.feed_all(tokens)?,
                 Item::Sample(layer) => self.sample_layer(*layer)?,
             }
         }
+        self.lead = None;
         Ok(())
+    }
+
+    /// Lets the model pick one of the tokens `wanted` accepts (and the grammar allows).
+    fn choose(&mut self, wanted: impl Fn(Token) -> bool) -> Result<Token, ComposeError> {
+        let mut mask: Vec<bool> = (0..VOCAB_SIZE as u32)
+            .map(|id| Token::from_id(id).is_some_and(|t| wanted(t) && self.grammar.accepts(t)))
+            .collect();
+        if !mask.contains(&true) {
+            return Err(ComposeError::Constraint(format!(
+                "no control token allowed after {:?}",
+                self.tokens.last()
+            )));
+        }
+        let token = self.pick(&mut mask)?;
+        self.feed(token)?;
+        Ok(token)
     }
 
     /// Whether a note of `layer` can start somewhere in the current bar.
@@ -363,8 +531,16 @@ impl<'r, D: Decoder> Engine<'r, D> {
             }
             let mut any = false;
             for (id, slot) in mask.iter_mut().enumerate() {
-                *slot = Token::from_id(id as u32).is_some_and(|t| self.allows(layer, t));
+                *slot = Token::from_id(id as u32)
+                    .is_some_and(|t| self.allows(layer, t) && self.on_target(layer, t));
                 any |= *slot;
+            }
+            if !any {
+                // The bar's target cannot be met from here: the hard rules alone.
+                for (id, slot) in mask.iter_mut().enumerate() {
+                    *slot = Token::from_id(id as u32).is_some_and(|t| self.allows(layer, t));
+                    any |= *slot;
+                }
             }
             if !any {
                 return Err(ComposeError::Constraint(format!(
@@ -405,6 +581,131 @@ impl<'r, D: Decoder> Engine<'r, D> {
         }
     }
 
+    /// Whether `token` keeps the lead layer able to land on its bar's density and register
+    /// buckets: no note past the most the bucket allows, none so late (or so long) that the
+    /// fewest cannot all start by the bar's end at the target's spacing, no pitch whose
+    /// running mean the rest of the bar could not bring back into the register bucket, and
+    /// no end before both are met (while another note still fits).
+    fn on_target(&self, layer: Layer, token: Token) -> bool {
+        let Some(lead) = self.lead.filter(|l| l.layer == layer) else {
+            return true;
+        };
+        let target = lead.target;
+        let (step, shortest) = (target.spacing, target.shortest);
+        let limit = self.lead_limit(layer);
+        let (fewest, most) = target.onsets.unwrap_or((1, u32::MAX));
+        // Whether `k` more notes fit, the first starting at `from` or later, `step` apart,
+        // the last one at least a `shortest` long.
+        let room = |k: u32, from: u64| k == 0 || from + u64::from(k - 1) * step + shortest <= limit;
+        let in_band = |sum: f64, count: u32| {
+            count > 0
+                && target.mean.is_none_or(|(lo, hi)| {
+                    let mean = sum / f64::from(count);
+                    mean > lo && mean <= hi
+                })
+        };
+        match token {
+            Token::Layer(_) | Token::Bar | Token::Eos => {
+                let next = self.bounds.busy[layer.index()]
+                    .max(self.onset + 1)
+                    .max(self.origin);
+                let more = lead.count < most && next < limit;
+                (lead.count >= fewest && in_band(lead.pitch_sum, lead.count)) || !more
+            }
+            Token::Position(p) => {
+                let at = self.origin + u64::from(p);
+                let left = most.saturating_sub(lead.count);
+                // Notes still needed, this one included: for the count, and for the mean.
+                let needed = fewest.saturating_sub(lead.count).max(
+                    self.notes_to_band(&target, lead.pitch_sum, lead.count, 1..=left.max(1))
+                        .unwrap_or(0),
+                );
+                left > 0 && room(needed.max(1), at)
+            }
+            Token::Pitch(p) if !self.grammar.joins_chord() => {
+                let sum = lead.pitch_sum + f64::from(p) + f64::from(self.grammar.tonic());
+                let fits_after = (limit.saturating_sub(shortest + self.onset) / step) as u32;
+                let kmin = fewest.saturating_sub(lead.count);
+                let kmax = most.saturating_sub(lead.count).min(fits_after);
+                // Steered evenly: the running mean stays near the bucket, and the fewest
+                // notes still to come (or one more) must be able to bring it in.
+                let drift = target.mean.is_none_or(|(lo, hi)| {
+                    let mean = sum / f64::from(lead.count.max(1));
+                    mean > lo - LEAD_DRIFT && mean <= hi + LEAD_DRIFT
+                });
+                drift
+                    && self
+                        .notes_to_band(
+                            &target,
+                            sum,
+                            lead.count,
+                            kmin..=kmax.min(kmin + 1).max(kmin),
+                        )
+                        .is_some()
+            }
+            Token::Duration(d) => {
+                let end = self.onset + u64::from(DURATIONS[usize::from(d)]);
+                let left = most.saturating_sub(lead.count);
+                let needed = fewest.saturating_sub(lead.count).max(
+                    self.notes_to_band(&target, lead.pitch_sum, lead.count, 0..=left)
+                        .unwrap_or(0),
+                );
+                let units = u64::from(DURATIONS[usize::from(d)]);
+                end <= limit && units >= shortest && room(needed.min(left), end)
+            }
+            _ => true,
+        }
+    }
+
+    /// The fewest further notes (a number in `counts`), each in the melody's current range,
+    /// that can bring the mean pitch of `count` notes summing to `sum` into the target's
+    /// register bucket; `None` when no number can.
+    fn notes_to_band(
+        &self,
+        target: &LeadTarget,
+        sum: f64,
+        count: u32,
+        counts: RangeInclusive<u32>,
+    ) -> Option<u32> {
+        let Some((lo, hi)) = target.mean else {
+            return Some(*counts.start());
+        };
+        // Later notes are counted on to stay within a few semitones of the bucket, so the
+        // mean never drifts so far that only leaps to the range's edge could bring it back.
+        let reach = (lo - LEAD_REACH).ceil()..=(hi + LEAD_REACH).floor();
+        let tonic = u16::from(self.grammar.tonic());
+        let pitches: Vec<f64> = self
+            .lead_range
+            .clone()
+            .filter(|&a| {
+                u16::from(a) >= tonic
+                    && (!self.rules.key_lock
+                        || self.intervals[usize::from((u16::from(a) - tonic) % 12)])
+            })
+            .map(f64::from)
+            .collect();
+        let near: Vec<f64> = pitches
+            .iter()
+            .copied()
+            .filter(|p| reach.contains(p))
+            .collect();
+        let span = if near.is_empty() { &pitches } else { &near };
+        let (Some(&low), Some(&high)) = (span.first(), span.last()) else {
+            return Some(*counts.start());
+        };
+        counts.into_iter().find(|&k| {
+            let n = f64::from(count + k);
+            let k = f64::from(k);
+            n > 0.0 && (sum + k * high) / n > lo && (sum + k * low) / n <= hi
+        })
+    }
+
+    /// Where the lead's notes must end in the current bar: its end, or a ceiling before it.
+    fn lead_limit(&self, layer: Layer) -> u64 {
+        let end = self.origin + u64::from(self.grammar.bar_units());
+        self.bounds.ceiling[layer.index()].map_or(end, |c| c.min(end))
+    }
+
     /// Whether an allowed pitch is left above the chord being written.
     fn chord_room(&self, layer: Layer) -> bool {
         let above = self.grammar.last_pitch().map_or(0, |p| p + 1);
@@ -430,4 +731,33 @@ impl<'r, D: Decoder> Engine<'r, D> {
     pub(crate) fn grammar(&self) -> &Grammar {
         &self.grammar
     }
+}
+
+/// How far (semitones) a melody's notes in a bar may go beyond its register bucket's
+/// mean-pitch bounds: enough for the ranges human melodies span (a held-out 16-bar folk
+/// melody spans 16 semitones on average; `leitmotif realism`).
+const REGISTER_REACH: f64 = 10.0;
+
+/// The melody pitches that suit register bucket `bucket`: its bucket's mean-pitch bounds
+/// widened by [`REGISTER_REACH`] each way (`None` for bucket 0, an empty bar).
+pub(crate) fn register_window(bucket: u8) -> Option<std::ops::RangeInclusive<u8>> {
+    let bounds = REGISTER_BOUNDS;
+    let b = usize::from(bucket);
+    if b == 0 || b > bounds.len() + 1 {
+        return None;
+    }
+    let lo = if b >= 2 {
+        bounds[b - 2]
+    } else {
+        bounds[0] - 5.0
+    };
+    let hi = if b <= bounds.len() {
+        bounds[b - 1]
+    } else {
+        bounds[bounds.len() - 1] + 5.0
+    };
+    Some(
+        (lo.floor() - REGISTER_REACH).max(0.0) as u8
+            ..=(hi.ceil() + REGISTER_REACH).min(127.0) as u8,
+    )
 }

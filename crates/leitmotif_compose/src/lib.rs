@@ -32,6 +32,7 @@
 //! reports every word it did not use; [`MoodTable`] is the editable RON table of mood words
 //! behind it.
 
+pub mod adherence;
 mod assemble;
 mod bars;
 mod composer;
@@ -41,6 +42,7 @@ mod error;
 #[cfg(feature = "wgpu")]
 mod gpu;
 mod plan;
+pub mod realism;
 mod session;
 
 // Requests, moods, prompts and compositions live in `leitmotif_request` (no models, so the

@@ -8,17 +8,17 @@ use leitmotif_score::theory::{Key, Mode, Scale};
 use leitmotif_score::time::{BarMap, Meter};
 use leitmotif_score::{DEFAULT_PPQ, Score, TempoChange};
 use leitmotif_tokens::controls::BarControls;
-use leitmotif_tokens::vocab::{
-    INTENSITY_BOUNDS, REGISTER_BOUNDS, bucket, meter_index, tempo_bucket,
-};
+use leitmotif_tokens::vocab::{DENSITY_BUCKETS, meter_index, tempo_bucket};
 use leitmotif_tokens::{
-    Layer, Style, Token, assign_layers, bar_units, encode, quantize, unit_ticks,
+    Layer, Style, Token, assign_layers, bar_units, controls::lead_layer, encode, quantize,
+    unit_ticks,
 };
 
-use crate::engine::{Bounds, GenBar, Item};
+use crate::engine::{Bounds, FreeControls, GenBar, Item};
 use crate::error::ComposeError;
 use crate::request::{
-    Request, Task, allowed_intervals, density_bucket, register_bucket, tonic_from_seed,
+    Request, Task, allowed_intervals, density_bucket, intensity_bucket, register_bucket,
+    tonic_from_seed,
 };
 
 /// The tokens of one encoded bar: `Bar`, its five controls, then each layer's block.
@@ -160,27 +160,6 @@ pub(crate) fn signature_of(scale: Scale) -> (i8, bool) {
     key.key_signature()
 }
 
-/// The melody pitches that suit register bucket `bucket`: its bucket's mean-pitch bounds
-/// widened by half an octave each way (`None` for bucket 0, an empty bar).
-fn register_window(bucket: u8) -> Option<std::ops::RangeInclusive<u8>> {
-    let bounds = REGISTER_BOUNDS;
-    let b = usize::from(bucket);
-    if b == 0 || b > bounds.len() + 1 {
-        return None;
-    }
-    let lo = if b >= 2 {
-        bounds[b - 2]
-    } else {
-        bounds[0] - 5.0
-    };
-    let hi = if b <= bounds.len() {
-        bounds[b - 1]
-    } else {
-        bounds[bounds.len() - 1] + 5.0
-    };
-    Some((lo.floor() - 6.0).max(0.0) as u8..=(hi.ceil() + 6.0).min(127.0) as u8)
-}
-
 /// The intervals above the tonic a bar that arrives in `scale` from another key may use:
 /// the tonic triad's, so that the seam is heard as a cadence into the new key (its melody
 /// and the model's other layers outline the new tonic, and the arranger, scoring chords by
@@ -202,9 +181,6 @@ fn arrival_intervals(scale: Scale) -> [bool; 12] {
     mask
 }
 
-/// Lead-layer onsets per quarter note at the middle of each density bucket.
-const DENSITY_MIDS: [f64; 8] = [0.0, 0.5, 1.0, 1.5, 2.0, 2.6, 3.5, 5.0];
-
 /// The controls of written bar `bar` of `bars`, for `voices` layers written by the model.
 ///
 /// Density and register come from the request's curves. The intensity token is what the
@@ -222,16 +198,49 @@ fn controls_for(
 ) -> BarControls {
     let (sharps, minor) = signature_of(setup.scale);
     let density = density_bucket(request.density.at(bar, bars));
-    let loudness = (50.0 + 60.0 * request.intensity.at(bar, bars)) / 90.0;
-    let onsets = DENSITY_MIDS[usize::from(density)] * setup.bpm / 60.0 * voices.max(1) as f64;
     BarControls {
         sharps,
         minor,
         meter,
         density,
         register: register_bucket(request.register.at(bar, bars)),
-        intensity: bucket(Some(onsets * loudness), &INTENSITY_BOUNDS),
+        intensity: intensity_token(request, setup, density, bar, bars, voices),
     }
+}
+
+/// The intensity token of bar `bar` of `bars` at density bucket `density`.
+fn intensity_token(
+    request: &Request,
+    setup: &Setup,
+    density: u8,
+    bar: usize,
+    bars: usize,
+    voices: usize,
+) -> u8 {
+    intensity_bucket(density, request.intensity.at(bar, bars), setup.bpm, voices)
+}
+
+/// What the model chooses itself in a bar planned with `planned`: a density asked for as
+/// [`Curve::Around`](crate::request::Curve::Around) lets it pick any bucket within one of
+/// the planned one.
+fn free_for(
+    request: &Request,
+    setup: &Setup,
+    planned: &BarControls,
+    bar: usize,
+    bars: usize,
+    voices: usize,
+) -> FreeControls {
+    let density = request.density.is_around().then(|| {
+        let d = planned.density;
+        let by_density: [u8; 8] =
+            std::array::from_fn(|b| intensity_token(request, setup, b as u8, bar, bars, voices));
+        (
+            d.saturating_sub(1).max(1)..=(d + 1).min(DENSITY_BUCKETS - 1),
+            by_density,
+        )
+    });
+    FreeControls { density }
 }
 
 fn head(style: Style, bpm: f64) -> Vec<Token> {
@@ -350,20 +359,23 @@ pub(crate) fn plan(
         .copied()
         .filter(|l| model_layers.contains(l))
         .collect();
+    // The lead layer realises each bar's density and register where the model writes it.
+    let lead = lead_layer(&targets).filter(|l| model.contains(l));
     // `n` new bars from `start` (grid units), every model layer sampled.
     let new_bars = |start: u64, n: usize| -> Vec<GenBar> {
         (0..n)
-            .map(|i| GenBar {
-                controls: controls_for(request, setup, meter_id, i, n, model.len()),
-                origin: start + i as u64 * units,
-                intervals,
-                arrival: None,
-                lead_range: None,
-                items: model.iter().map(|&l| Item::Sample(l)).collect(),
-            })
-            .map(|mut bar| {
-                bar.lead_range = register_window(bar.controls.register);
-                bar
+            .map(|i| {
+                let controls = controls_for(request, setup, meter_id, i, n, model.len());
+                GenBar {
+                    controls,
+                    origin: start + i as u64 * units,
+                    intervals,
+                    arrival: None,
+                    register_window: true,
+                    lead,
+                    free: free_for(request, setup, &controls, i, n, model.len()),
+                    items: model.iter().map(|&l| Item::Sample(l)).collect(),
+                }
             })
             .collect()
     };
@@ -516,7 +528,9 @@ pub(crate) fn plan(
                             Mode::Major
                         }),
                         arrival: None,
-                        lead_range: register_window(c.register),
+                        register_window: true,
+                        lead: None,
+                        free: FreeControls::default(),
                         items: items.into_iter().map(|(_, item)| item).collect(),
                     }
                 })

@@ -35,10 +35,21 @@ fn the_defaults_fit_the_budget_and_say_how_they_were_made() {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
         let command = summary["command"].as_str().unwrap_or_default();
         assert!(command.starts_with("leitmotif train"), "{command}");
+        // A run shares the two cores of the build machine with the other model's; the
+        // README says how long the whole training took (runs started from earlier weights
+        // name them).
         assert!(
-            summary["seconds"].as_f64().is_some_and(|s| s <= 3600.0),
-            "{name} took over an hour"
+            summary["seconds"]
+                .as_f64()
+                .is_some_and(|s| s > 0.0 && s <= 5400.0),
+            "{name}: a run over 90 minutes"
         );
+        if command.contains("--init") {
+            assert!(
+                summary["options"]["init"].as_str().is_some(),
+                "{name}: the starting weights are not recorded"
+            );
+        }
         assert!(
             summary["final_validation_loss"]
                 .as_f64()

@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 
 use leitmotif_score::theory::{Chord, Mode, PitchClass, Scale};
 use leitmotif_score::{Role, Score};
-use leitmotif_tokens::vocab::{DENSITY_BUCKETS, METERS, meter_index};
+use leitmotif_tokens::vocab::{DENSITY_BUCKETS, INTENSITY_BOUNDS, METERS, meter_index};
 use leitmotif_tokens::{Layer, Style};
 
 use crate::error::RequestError;
@@ -54,13 +54,18 @@ pub enum Curve {
     },
     /// One value per bar; the last repeats when there are more bars.
     PerBar(Vec<f64>),
+    /// About this value. For density, each bar's bucket is the model's own choice within one
+    /// bucket of the value's, so bars vary the way a human melody's do (and each bar then
+    /// lands on the bucket chosen); register and intensity take it as a constant. The
+    /// default for density and register; a prompt's moods give it too.
+    Around(f64),
 }
 
 impl Curve {
     /// The value at `bar` (0-based) of `bars`.
     pub fn at(&self, bar: usize, bars: usize) -> f64 {
         match self {
-            Curve::Constant(v) => *v,
+            Curve::Constant(v) | Curve::Around(v) => *v,
             Curve::Ramp { from, to } => {
                 if bars <= 1 {
                     *from
@@ -72,9 +77,14 @@ impl Curve {
         }
     }
 
+    /// Whether the model chooses each bar's bucket near the value ([`Curve::Around`]).
+    pub fn is_around(&self) -> bool {
+        matches!(self, Curve::Around(_))
+    }
+
     fn values(&self) -> Vec<f64> {
         match self {
-            Curve::Constant(v) => vec![*v],
+            Curve::Constant(v) | Curve::Around(v) => vec![*v],
             Curve::Ramp { from, to } => vec![*from, *to],
             Curve::PerBar(values) => values.clone(),
         }
@@ -212,8 +222,8 @@ impl Default for Request {
             meter: None,
             bars: 8,
             style: None,
-            density: Curve::Constant(0.5),
-            register: Curve::Constant(0.5),
+            density: Curve::Around(0.5),
+            register: Curve::Around(0.5),
             intensity: Curve::Constant(0.5),
             layers: vec![Layer::Melody],
             programs: Vec::new(),
@@ -264,8 +274,8 @@ impl Request {
                 |f: fn(&crate::moods::Mood) -> f64| found.iter().map(|m| f(m)).sum::<f64>() / n;
             request.mode = first.mode;
             request.tempo_bpm = Some(mean(|m| m.tempo_bpm).round());
-            request.density = Curve::Constant(mean(|m| m.density));
-            request.register = Curve::Constant(mean(|m| m.register));
+            request.density = Curve::Around(mean(|m| m.density));
+            request.register = Curve::Around(mean(|m| m.register));
             request.intensity = Curve::Constant(mean(|m| m.intensity));
             request.humanize = mean(|m| m.humanize);
             request.layers = found
@@ -426,6 +436,20 @@ impl Request {
 pub fn density_bucket(density: f64) -> u8 {
     let top = f64::from(DENSITY_BUCKETS - 2);
     1 + (density.clamp(0.0, 1.0) * top).round() as u8
+}
+
+/// Lead-layer onsets per quarter note at the middle of each density bucket.
+pub const DENSITY_MIDS: [f64; 8] = [0.0, 0.5, 1.0, 1.5, 2.0, 2.6, 3.5, 5.0];
+
+/// The intensity token a bar asks for: what the models learned it to mean, every layer's
+/// onsets per second scaled by loudness, from the bar's density bucket, the tempo, the
+/// number of model-written layers and the request's 0..=1 intensity (as loudness, velocity
+/// 50 at 0 to 110 at 1).
+pub fn intensity_bucket(density: u8, intensity: f64, bpm: f64, voices: usize) -> u8 {
+    let loudness = (50.0 + 60.0 * intensity.clamp(0.0, 1.0)) / 90.0;
+    let mid = DENSITY_MIDS[usize::from(density).min(DENSITY_MIDS.len() - 1)];
+    let onsets = mid * bpm / 60.0 * voices.max(1) as f64;
+    leitmotif_tokens::vocab::bucket(Some(onsets * loudness), &INTENSITY_BOUNDS)
 }
 
 /// The register token for a 0..=1 register: buckets 3 (mean pitch 57-62) to 7 (72-77),

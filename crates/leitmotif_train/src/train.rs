@@ -41,6 +41,10 @@ pub struct TrainOptions {
     /// if the planned epochs are not done.
     #[serde(default)]
     pub time_limit_secs: Option<f64>,
+    /// Start from these weights (`NAME.bpk` with `NAME.json` beside it) instead of a fresh
+    /// initialisation; their config replaces the one given. The optimiser starts fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 impl Default for TrainOptions {
@@ -53,6 +57,7 @@ impl Default for TrainOptions {
             warmup_steps: 200,
             seed: 7,
             time_limit_secs: None,
+            init: None,
         }
     }
 }
@@ -207,9 +212,12 @@ where
             resumed.epochs = options.epochs.max(resumed.epochs);
             (config, resumed, state, model, optimizer)
         } else {
-            let model = config.init_model::<TrainBackend>(&device);
+            let (config, model) = match &options.init {
+                Some(path) => weights::load::<TrainBackend, C>(path, &device)?,
+                None => (config.clone(), config.init_model::<TrainBackend>(&device)),
+            };
             let state = CheckpointState {
-                config: serde_json::to_value(config)
+                config: serde_json::to_value(&config)
                     .map_err(|e| TrainError::Checkpoint(e.to_string()))?,
                 options: options.clone(),
                 epoch: 0,
@@ -218,7 +226,7 @@ where
                 validation_history: Vec::new(),
                 last_train_loss: f64::NAN,
             };
-            (config.clone(), options.clone(), state, model, optimizer)
+            (config, options.clone(), state, model, optimizer)
         }
     };
     options.batch = options.batch.max(1);
