@@ -41,10 +41,6 @@ use crate::session::{Decoder, log_prob};
 /// boundary.
 pub(crate) const MAX_LAYER_TOKENS: usize = 160;
 
-/// How far (semitones) beyond its register bucket's mean-pitch bounds the lead's later notes
-/// in a bar are counted on to reach when the bar's mean is steered into the bucket.
-const LEAD_REACH: f64 = 0.0;
-
 /// How far (semitones) the running mean pitch of the lead's notes in a bar may stray from
 /// its register bucket while the bar is written, so the melody stays near the register
 /// asked for all through the bar instead of making up for a wander with a run at the end.
@@ -132,18 +128,9 @@ impl LeadTarget {
     /// The target of a bar of `units` grid units with these buckets.
     pub(crate) fn new(density: u8, register: u8, units: u8) -> Self {
         let quarters = f64::from(units) / UNITS_PER_QUARTER as f64;
-        let d = usize::from(density);
-        let onsets = (1..=DENSITY_BOUNDS.len() + 1).contains(&d).then(|| {
-            let low = if d >= 2 {
-                DENSITY_BOUNDS[d - 2] * quarters
-            } else {
-                0.0
-            };
-            let high = if d <= DENSITY_BOUNDS.len() {
-                DENSITY_BOUNDS[d - 1] * quarters
-            } else {
-                f64::from(units) / 2.0
-            };
+        let onsets = bucket_bounds(density, &DENSITY_BOUNDS).map(|(low, high)| {
+            let low = low.max(0.0) * quarters;
+            let high = high.min(f64::from(units) / 2.0 / quarters) * quarters;
             let (fewest, most) = (
                 (low + 1e-9).floor() as u32 + 1,
                 (high + 1e-9).floor() as u32,
@@ -157,28 +144,29 @@ impl LeadTarget {
                 (nearest, nearest)
             }
         });
-        let r = usize::from(register);
-        let mean = (1..=REGISTER_BOUNDS.len() + 1).contains(&r).then(|| {
-            let low = if r >= 2 {
-                REGISTER_BOUNDS[r - 2]
-            } else {
-                f64::NEG_INFINITY
-            };
-            let high = if r <= REGISTER_BOUNDS.len() {
-                REGISTER_BOUNDS[r - 1]
-            } else {
-                f64::INFINITY
-            };
-            (low, high)
-        });
         let fewest = onsets.map_or(1, |(f, _)| u64::from(f.max(1)));
         Self {
             onsets,
-            mean,
+            mean: bucket_bounds(register, &REGISTER_BOUNDS),
             spacing: (u64::from(units) / fewest).clamp(1, 6),
             shortest: (u64::from(units) / fewest).clamp(1, 3),
         }
     }
+}
+
+/// The values bucket `bucket` of `bounds` holds, `(low, high]` as
+/// [`bucket`](leitmotif_tokens::vocab::bucket) assigns them (infinite at the open ends;
+/// `None` for bucket 0, which means "empty", and past the last).
+fn bucket_bounds(bucket: u8, bounds: &[f64]) -> Option<(f64, f64)> {
+    let b = usize::from(bucket);
+    (1..=bounds.len() + 1).contains(&b).then(|| {
+        let low = if b >= 2 {
+            bounds[b - 2]
+        } else {
+            f64::NEG_INFINITY
+        };
+        (low, bounds.get(b - 1).copied().unwrap_or(f64::INFINITY))
+    })
 }
 
 /// The lead layer's progress through its bar target.
@@ -186,9 +174,30 @@ impl LeadTarget {
 struct LeadState {
     layer: Layer,
     target: LeadTarget,
+    /// The lowest and highest pitches the bar's later notes are counted on to reach when its
+    /// mean is steered into the register bucket: the allowed ones inside the bucket's bounds
+    /// (or, where none is, in the whole range), so the mean never drifts so far that only
+    /// leaps to the range's edge could bring it back. `None`: any mean will do.
+    span: Option<(f64, f64)>,
     /// Notes started in this bar, and the sum of their pitches.
     count: u32,
     pitch_sum: f64,
+}
+
+impl LeadState {
+    /// The fewest further notes (a number in `counts`), each within [`span`](Self::span),
+    /// that can bring the mean pitch of `count` notes summing to `sum` into the target's
+    /// register bucket; `None` when no number can.
+    fn notes_to_band(&self, sum: f64, count: u32, counts: RangeInclusive<u32>) -> Option<u32> {
+        let (Some((lo, hi)), Some((low, high))) = (self.target.mean, self.span) else {
+            return Some(*counts.start());
+        };
+        counts.into_iter().find(|&k| {
+            let n = f64::from(count + k);
+            let k = f64::from(k);
+            n > 0.0 && (sum + k * high) / n > lo && (sum + k * low) / n <= hi
+        })
+    }
 }
 
 /// Per-layer time bounds, in grid units from the piece's start.
@@ -449,15 +458,19 @@ impl<'r, D: Decoder> Engine<'r, D> {
             }
             None => full,
         };
-        self.lead = bar.lead.map(|layer| LeadState {
-            layer,
-            target: LeadTarget::new(
+        self.lead = bar.lead.map(|layer| {
+            let target = LeadTarget::new(
                 controls.density,
                 controls.register,
                 self.grammar.bar_units(),
-            ),
-            count: 0,
-            pitch_sum: 0.0,
+            );
+            LeadState {
+                layer,
+                target,
+                span: self.lead_span(target.mean),
+                count: 0,
+                pitch_sum: 0.0,
+            }
         });
         for item in &bar.items {
             match item {
@@ -617,7 +630,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
                 let left = most.saturating_sub(lead.count);
                 // Notes still needed, this one included: for the count, and for the mean.
                 let needed = fewest.saturating_sub(lead.count).max(
-                    self.notes_to_band(&target, lead.pitch_sum, lead.count, 1..=left.max(1))
+                    lead.notes_to_band(lead.pitch_sum, lead.count, 1..=left.max(1))
                         .unwrap_or(0),
                 );
                 left > 0 && room(needed.max(1), at)
@@ -634,47 +647,30 @@ impl<'r, D: Decoder> Engine<'r, D> {
                     mean > lo - LEAD_DRIFT && mean <= hi + LEAD_DRIFT
                 });
                 drift
-                    && self
-                        .notes_to_band(
-                            &target,
-                            sum,
-                            lead.count,
-                            kmin..=kmax.min(kmin + 1).max(kmin),
-                        )
+                    && lead
+                        .notes_to_band(sum, lead.count, kmin..=kmax.min(kmin + 1).max(kmin))
                         .is_some()
             }
             Token::Duration(d) => {
-                let end = self.onset + u64::from(DURATIONS[usize::from(d)]);
+                let units = u64::from(DURATIONS[usize::from(d)]);
+                let end = self.onset + units;
                 let left = most.saturating_sub(lead.count);
                 let needed = fewest.saturating_sub(lead.count).max(
-                    self.notes_to_band(&target, lead.pitch_sum, lead.count, 0..=left)
+                    lead.notes_to_band(lead.pitch_sum, lead.count, 0..=left)
                         .unwrap_or(0),
                 );
-                let units = u64::from(DURATIONS[usize::from(d)]);
                 end <= limit && units >= shortest && room(needed.min(left), end)
             }
             _ => true,
         }
     }
 
-    /// The fewest further notes (a number in `counts`), each in the melody's current range,
-    /// that can bring the mean pitch of `count` notes summing to `sum` into the target's
-    /// register bucket; `None` when no number can.
-    fn notes_to_band(
-        &self,
-        target: &LeadTarget,
-        sum: f64,
-        count: u32,
-        counts: RangeInclusive<u32>,
-    ) -> Option<u32> {
-        let Some((lo, hi)) = target.mean else {
-            return Some(*counts.start());
-        };
-        // Later notes are counted on to stay within a few semitones of the bucket, so the
-        // mean never drifts so far that only leaps to the range's edge could bring it back.
-        let reach = (lo - LEAD_REACH).ceil()..=(hi + LEAD_REACH).floor();
+    /// The allowed melody pitches in the current bar (range, key) within the register
+    /// bucket `mean`, or all of them where none is: see [`LeadState::span`].
+    fn lead_span(&self, mean: Option<(f64, f64)>) -> Option<(f64, f64)> {
+        let (lo, hi) = mean?;
         let tonic = u16::from(self.grammar.tonic());
-        let pitches: Vec<f64> = self
+        let allowed: Vec<f64> = self
             .lead_range
             .clone()
             .filter(|&a| {
@@ -684,20 +680,17 @@ impl<'r, D: Decoder> Engine<'r, D> {
             })
             .map(f64::from)
             .collect();
-        let near: Vec<f64> = pitches
-            .iter()
-            .copied()
-            .filter(|p| reach.contains(p))
-            .collect();
-        let span = if near.is_empty() { &pitches } else { &near };
-        let (Some(&low), Some(&high)) = (span.first(), span.last()) else {
-            return Some(*counts.start());
+        let inside = || {
+            allowed
+                .iter()
+                .copied()
+                .filter(|&p| p >= lo.ceil() && p <= hi)
         };
-        counts.into_iter().find(|&k| {
-            let n = f64::from(count + k);
-            let k = f64::from(k);
-            n > 0.0 && (sum + k * high) / n > lo && (sum + k * low) / n <= hi
-        })
+        let (low, high) = match (inside().next(), inside().next_back()) {
+            (Some(low), Some(high)) => (low, high),
+            _ => (*allowed.first()?, *allowed.last()?),
+        };
+        Some((low, high))
     }
 
     /// Where the lead's notes must end in the current bar: its end, or a ceiling before it.
@@ -741,21 +734,11 @@ const REGISTER_REACH: f64 = 10.0;
 /// The melody pitches that suit register bucket `bucket`: its bucket's mean-pitch bounds
 /// widened by [`REGISTER_REACH`] each way (`None` for bucket 0, an empty bar).
 pub(crate) fn register_window(bucket: u8) -> Option<std::ops::RangeInclusive<u8>> {
-    let bounds = REGISTER_BOUNDS;
-    let b = usize::from(bucket);
-    if b == 0 || b > bounds.len() + 1 {
-        return None;
-    }
-    let lo = if b >= 2 {
-        bounds[b - 2]
-    } else {
-        bounds[0] - 5.0
-    };
-    let hi = if b <= bounds.len() {
-        bounds[b - 1]
-    } else {
-        bounds[bounds.len() - 1] + 5.0
-    };
+    let (lo, hi) = bucket_bounds(bucket, &REGISTER_BOUNDS)?;
+    // The open-ended buckets reach 5 semitones past the outermost bounds.
+    let first = REGISTER_BOUNDS[0] - 5.0;
+    let last = REGISTER_BOUNDS[REGISTER_BOUNDS.len() - 1] + 5.0;
+    let (lo, hi) = (lo.max(first), hi.min(last));
     Some(
         (lo.floor() - REGISTER_REACH).max(0.0) as u8
             ..=(hi.ceil() + REGISTER_REACH).min(127.0) as u8,
