@@ -9,6 +9,7 @@ mod bench;
 mod compose;
 mod harmonize;
 mod inspect;
+mod listening;
 mod measure;
 #[cfg(feature = "train")]
 mod models;
@@ -93,6 +94,10 @@ enum Command {
     /// Compare default melodies with the held-out human melodies of a folder, feature by
     /// feature (overlapped area of the two distributions).
     Realism(measure::RealismArgs),
+    /// Write a blind listening test: for prompts taken from held-out human tunes, the
+    /// model's phrase, the 5-gram baseline's and the human tune's opening, as shuffled WAV
+    /// clips, with the answers in a separate file.
+    ListeningSet(listening::ListeningArgs),
     /// Print a score's tracks, tempo, meter, key, bars and per-bar density and range.
     Inspect {
         /// The file to read (.mid, .midi, .melody.json, .melody.ron or .tone.json).
@@ -182,6 +187,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bench(args) => bench::bench(&args),
         Command::Adherence(args) => measure::adherence(&args),
         Command::Realism(args) => measure::realism(&args),
+        Command::ListeningSet(args) => listening::listening_set(&args),
         #[cfg(feature = "train")]
         Command::Train(args) => models::train(&args),
         #[cfg(feature = "train")]

@@ -2,11 +2,14 @@
 //! how close default melodies come to human ones.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use leitmotif_compose::Composer;
 use leitmotif_compose::adherence::{self, Adherence, ControlHits, Hits};
+use leitmotif_compose::ngram;
 use leitmotif_compose::realism;
+use leitmotif_tokens::Corpus;
 use serde_json::json;
 
 use crate::CliError;
@@ -41,7 +44,8 @@ pub struct RealismArgs {
     /// Folder of .mid files whose validation split is the human side.
     #[arg(long)]
     data: PathBuf,
-    /// Models: `rnn`, `transformer` or weights files (`NAME.bpk`), comma-separated.
+    /// Models: `rnn`, `transformer`, weights files (`NAME.bpk`) or `5-gram` (the n-gram
+    /// baseline fit on the data's training split, through the same decoding), comma-separated.
     #[arg(long, default_value = "rnn,transformer")]
     models: String,
     /// Default melodies generated per model (spread over keys, major and minor, and meters).
@@ -58,7 +62,29 @@ pub struct RealismArgs {
     json: bool,
 }
 
-fn models(list: &str) -> Vec<&str> {
+/// Tokenizes the .mid files of `dir` (its training split fits the n-gram baseline).
+pub(crate) fn load_corpus(dir: &Path) -> Result<Corpus, CliError> {
+    Corpus::load(dir).map_err(|e| usage(format!("{}: {e}", dir.display())))
+}
+
+/// The composer `model` names: `5-gram` is the n-gram baseline fit on `corpus`; anything
+/// else loads as [`load_composer`] does.
+pub(crate) fn composer_for(
+    model: &str,
+    backend: BackendArg,
+    corpus: &Corpus,
+) -> Result<Composer, CliError> {
+    if model == NGRAM {
+        Ok(Composer::ngram(ngram::baseline(corpus)))
+    } else {
+        load_composer(model, backend)
+    }
+}
+
+/// The name the n-gram baseline goes by in `--models`.
+pub(crate) const NGRAM: &str = "5-gram";
+
+pub(crate) fn models(list: &str) -> Vec<&str> {
     list.split(',')
         .map(str::trim)
         .filter(|m| !m.is_empty())
@@ -146,21 +172,39 @@ pub fn realism(args: &RealismArgs) -> Result<(), CliError> {
     if !(1..=64).contains(&args.bars) {
         return Err(usage("--bars must be in 1..=64".to_owned()));
     }
-    let human = realism::held_out(&args.data, args.bars as usize)?;
-    if human.len() < 2 {
+    let corpus = load_corpus(&args.data)?;
+    let human = realism::held_out_melodies(&args.data, args.bars as usize)?;
+    let human_features: Vec<_> = human.iter().filter_map(realism::Melody::features).collect();
+    if human_features.len() < 2 {
         return Err(usage(format!(
             "{}: its validation split has fewer than two melodies",
             args.data.display()
         )));
     }
+    // The outside judge of how like the data a melody's tokens are.
+    let judge = ngram::baseline(&corpus);
+    let (human_bits, _) = realism::judged_bits(&judge, &human);
     let requests = realism::default_requests(args.melodies, args.bars);
     let mut out = std::io::stdout().lock();
     for model in models(&args.models) {
-        let composer = load_composer(model, args.backend)?;
-        let generated = realism::generated(&composer, &requests)?;
-        let report = realism::compare(&generated, &human);
+        let composer = composer_for(model, args.backend, &corpus)?;
+        let melodies = realism::generated_melodies(&composer, &requests)?;
+        let generated: Vec<_> = melodies
+            .iter()
+            .filter_map(realism::Melody::features)
+            .collect();
+        let report = realism::compare(&generated, &human_features);
+        let (bits, _) = realism::judged_bits(&judge, &melodies);
         if args.json {
-            let _ = writeln!(out, "{}", json!({ "model": model, "realism": report }));
+            let _ = writeln!(
+                out,
+                "{}",
+                json!({
+                    "model": model,
+                    "realism": report,
+                    "judged_bits_per_token": { "generated": bits, "human": human_bits },
+                })
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -176,6 +220,10 @@ pub fn realism(args: &RealismArgs) -> Result<(), CliError> {
                     );
                 }
             }
+            let _ = writeln!(
+                out,
+                "  bits per token under the data's 5-gram: generated {bits:.3}, human {human_bits:.3}"
+            );
         }
     }
     Ok(())

@@ -559,7 +559,7 @@ fn adherence_and_realism_report_as_json_and_refuse_bad_options() {
         "--data",
         &data,
         "--models",
-        "rnn",
+        "rnn,5-gram",
         "--melodies",
         "3",
         "--bars",
@@ -567,8 +567,23 @@ fn adherence_and_realism_report_as_json_and_refuse_bad_options() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("realism --json: {e}"));
+    let reports: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("realism --json: {e}")))
+        .collect();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[1]["model"], "5-gram");
+    for report in &reports {
+        // Sampled tokens, judged by the data's own 5-gram, beside held-out human melodies.
+        let bits = &report["judged_bits_per_token"];
+        for side in ["generated", "human"] {
+            assert!(
+                bits[side].as_f64().is_some_and(|b| b > 0.1 && b < 9.0),
+                "{side}: {report}"
+            );
+        }
+    }
+    let report = &reports[0];
     let features = report["realism"]["features"]
         .as_object()
         .unwrap_or_else(|| panic!("{report}"));
@@ -582,4 +597,121 @@ fn adherence_and_realism_report_as_json_and_refuse_bad_options() {
         );
     }
     assert_eq!(report["realism"]["generated"].as_u64(), Some(3));
+}
+
+#[test]
+fn listening_set_writes_shuffled_clips_and_keeps_the_answers_apart() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    copy_chorales(&data, 80);
+    let out = dir.path().join("set");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "listening-set",
+            "--data",
+            data.to_str().unwrap_or_default(),
+            "--out",
+            out.to_str().unwrap_or_default(),
+        ];
+        args.extend_from_slice(extra);
+        run_str(&args)
+    };
+    for bad in [
+        &["--prompts", "0"][..],
+        &["--bars", "0"][..],
+        &["--model", "5-gram"][..],
+        &["--sample-rate", "10"][..],
+        &["--prompts", "50"][..],
+    ] {
+        let result = run(bad);
+        assert_eq!(
+            result.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            stderr(&result)
+        );
+        assert_eq!(
+            stderr(&result).lines().count(),
+            1,
+            "{bad:?}: {}",
+            stderr(&result)
+        );
+        assert!(!out.exists(), "{bad:?} left files behind");
+    }
+
+    let result = run(&["--prompts", "3", "--model", "rnn", "--bars", "2"]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    let answers: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("answers.json")).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap_or_else(|e| panic!("{e}"));
+    let prompts = answers["prompts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answers}"));
+    assert_eq!(prompts.len(), 3);
+    let mut orders = Vec::new();
+    let mut loudest = 0u16;
+    for (i, prompt) in prompts.iter().enumerate() {
+        let clips = &prompt["clips"];
+        let mut origins: Vec<&str> = ["a", "b", "c"]
+            .iter()
+            .map(|l| clips[*l].as_str().unwrap_or_default())
+            .collect();
+        orders.push(origins.join(","));
+        origins.sort_unstable();
+        assert_eq!(origins, ["human", "model", "ngram"], "{prompt}");
+        // The sheet names the prompt but never the answer.
+        let describe = prompt["describe"].as_str().unwrap_or_default();
+        assert!(readme.contains(describe), "{readme}");
+        let mut lengths = Vec::new();
+        let mut human = None;
+        for letter in ["a", "b", "c"] {
+            let stem = out.join(format!("{:02}-{letter}", i + 1));
+            let wav = hound::WavReader::open(stem.with_extension("wav"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(wav.spec().channels, 1);
+            assert_eq!(wav.spec().sample_rate, 16_000);
+            assert!(wav.duration() > 16_000, "{}", wav.duration());
+            let samples: Vec<i16> = wav.into_samples().map(|s| s.unwrap_or(0)).collect();
+            loudest = samples
+                .iter()
+                .map(|s| s.unsigned_abs())
+                .fold(loudest, u16::max);
+            let clip = leitmotif_score::read_score(&stem.with_extension("mid"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            // Played alike: one track, one instrument, one loudness, one length.
+            assert_eq!(clip.tracks.len(), 1);
+            assert!(clip.tracks[0].notes.iter().all(|n| n.velocity == 90));
+            assert!(clip.tracks[0].notes.len() >= 2, "{letter}: {clip:?}");
+            lengths.push((
+                clip.end_tick * 480 / u64::from(clip.ppq),
+                clip.tempos.clone(),
+            ));
+            if clips[letter] == "human" {
+                human = Some(clip);
+            }
+        }
+        assert!(lengths.windows(2).all(|w| w[0] == w[1]), "{lengths:?}");
+        // The human clip is the held-out tune's opening, note for note.
+        let human = human.unwrap_or_else(|| panic!("{prompt}"));
+        let source = data.join(prompt["human_source"].as_str().unwrap_or_default());
+        let source = leitmotif_score::read_score(&source).unwrap_or_else(|e| panic!("{e}"));
+        let soprano: Vec<(u64, u8)> = source.tracks[0]
+            .notes
+            .iter()
+            .filter(|n| n.start * 480 / u64::from(source.ppq) < lengths[0].0)
+            .map(|n| (n.start * 480 / u64::from(source.ppq), n.pitch))
+            .collect();
+        let heard: Vec<(u64, u8)> = human.tracks[0]
+            .notes
+            .iter()
+            .map(|n| (n.start * 480 / u64::from(human.ppq), n.pitch))
+            .collect();
+        assert_eq!(heard, soprano);
+    }
+    // One gain for the whole set: the loudest clip peaks at -1 dBFS.
+    assert!((28_500..=29_900).contains(&loudest), "{loudest}");
+    // Shuffled: not every prompt puts the clips in one order.
+    assert!(orders.windows(2).any(|w| w[0] != w[1]), "{orders:?}");
 }

@@ -15,6 +15,7 @@ use leitmotif_model::{BackendChoice, HostLstm, HostModel, HostTransformer, Model
 use leitmotif_score::DEFAULT_PPQ;
 use leitmotif_score::theory::Key;
 use leitmotif_score::time::Meter;
+use leitmotif_tokens::ngram::KneserNey;
 use leitmotif_tokens::vocab::{METERS, duration_index};
 use leitmotif_tokens::{Layer, Token, bar_units, unit_ticks};
 
@@ -25,6 +26,7 @@ use crate::engine::{Engine, LayerRule, Rules};
 use crate::error::ComposeError;
 #[cfg(feature = "wgpu")]
 use crate::gpu::{GpuDecodeStats, GpuSession, WgpuModel, open_shared};
+use crate::ngram::NgramDecoder;
 use crate::plan::{Plan, Setup, plan, probe_controls, setup};
 use crate::request::{Request, Task, chords_in_key, key_for_chords};
 use crate::session::{Decoder, Session, log_prob, score};
@@ -40,6 +42,8 @@ enum Loaded {
     Host(Box<HostTransformer>),
     /// The LSTM on the CPU, on the host decoding path.
     HostRnn(Box<HostLstm>),
+    /// The n-gram baseline (on the host).
+    Ngram(Box<NgramDecoder>),
     /// A burn model on a wgpu device; picks on the device where its wgpu handles are known.
     #[cfg(feature = "wgpu")]
     Wgpu(Box<WgpuModel>),
@@ -97,6 +101,17 @@ impl Composer {
                     Self::load_on_wgpu(source, adapter.device(), &name)
                 }
             },
+        }
+    }
+
+    /// A composer that writes with the n-gram baseline `model` instead of a neural model,
+    /// through the same constrained decoding: for listening tests and comparisons.
+    pub fn ngram(model: KneserNey) -> Self {
+        let id = format!("{}-gram baseline", model.order());
+        Self {
+            model: Loaded::Ngram(Box::new(NgramDecoder::new(model))),
+            id,
+            backend: "cpu (host decoder)".to_owned(),
         }
     }
 
@@ -216,6 +231,9 @@ impl Composer {
                 Session::new(model.as_ref(), model.max_seq_len())
             }),
             Loaded::HostRnn(model) => run(request, &setup, &|| {
+                Session::new(model.as_ref(), usize::MAX)
+            }),
+            Loaded::Ngram(model) => run(request, &setup, &|| {
                 Session::new(model.as_ref(), usize::MAX)
             }),
             #[cfg(feature = "wgpu")]

@@ -41,6 +41,8 @@ mod engine;
 mod error;
 #[cfg(feature = "wgpu")]
 mod gpu;
+pub mod listening;
+pub mod ngram;
 mod plan;
 pub mod realism;
 mod session;

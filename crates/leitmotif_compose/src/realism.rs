@@ -8,7 +8,8 @@ use std::path::Path;
 use leitmotif_score::theory::{Mode, PitchClass, Scale};
 use leitmotif_score::time::BarMap;
 use leitmotif_score::{Note, Score};
-use leitmotif_tokens::{Corpus, Layer, Split, assign_layers};
+use leitmotif_tokens::ngram::KneserNey;
+use leitmotif_tokens::{Corpus, Layer, Split, Style, assign_layers, encode_ids};
 use serde::Serialize;
 
 use crate::composer::Composer;
@@ -26,6 +27,9 @@ pub const FEATURES: [&str; 8] = [
     "mean_interval",
     "leap_ratio",
 ];
+
+/// The velocity of every note of the folk data (its sources carry no dynamics).
+pub const DATA_VELOCITY: u8 = 90;
 
 /// One melody's features, in [`FEATURES`] order.
 pub type Features = [f64; 8];
@@ -76,32 +80,89 @@ pub fn features(notes: &[Note], bars: usize) -> Option<Features> {
     ])
 }
 
+/// A melody measured: a score holding only a lead melody, cut to its first bars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Melody {
+    /// The melody track alone, with the piece's tempo, meter and key, at 480 ticks a
+    /// quarter.
+    pub score: Score,
+    /// How many bars it spans.
+    pub bars: usize,
+}
+
+impl Melody {
+    /// The lead melody of `score` (its melody track, or its first track with notes) in its
+    /// first `bars` bars.
+    pub fn of(score: &Score, bars: usize) -> Self {
+        let mut score = score.at_resolution(480).into_owned();
+        let layers = assign_layers(&score);
+        let track = layers
+            .iter()
+            .position(|l| *l == Layer::Melody)
+            .or_else(|| score.tracks.iter().position(|t| !t.notes.is_empty()));
+        let map = BarMap::new(&score);
+        let taken = if track.is_some() {
+            map.bars().len().min(bars)
+        } else {
+            0
+        };
+        let end = map
+            .bars()
+            .get(taken.saturating_sub(1))
+            .map_or(0, |b| b.end());
+        let mut tracks = std::mem::take(&mut score.tracks);
+        if let Some(track) = track {
+            let mut melody = tracks.swap_remove(track);
+            melody.notes.retain(|n| n.start < end);
+            melody.notes.sort_by_key(|n| (n.start, n.pitch));
+            score.tracks.push(melody);
+        }
+        score.end_tick = end;
+        Self { score, bars: taken }
+    }
+
+    /// Its notes, sorted by start.
+    pub fn notes(&self) -> &[Note] {
+        self.score.tracks.first().map_or(&[], |t| &t.notes[..])
+    }
+
+    /// Its [`features`].
+    pub fn features(&self) -> Option<Features> {
+        features(self.notes(), self.bars)
+    }
+
+    /// Its tokens as the models see them, played as the data's tunes are (style `Folk`,
+    /// every note at [`DATA_VELOCITY`]: the tunes carry no dynamics, so loudness would
+    /// otherwise be all a judge fit on them notices); `None` where the vocabulary cannot
+    /// hold it.
+    pub fn ids(&self) -> Option<Vec<u32>> {
+        let mut score = self.score.clone();
+        for note in score.tracks.iter_mut().flat_map(|t| t.notes.iter_mut()) {
+            note.velocity = DATA_VELOCITY;
+        }
+        encode_ids(&score, Style::Folk).ok()
+    }
+}
+
 /// The lead melody of `score` (its melody track, or its first track with notes) in its
 /// first `bars` bars, at 480 ticks a quarter; and how many bars that is.
 pub fn melody_of(score: &Score, bars: usize) -> (Vec<Note>, usize) {
-    let score = score.at_resolution(480);
-    let layers = assign_layers(&score);
-    let track = layers
-        .iter()
-        .position(|l| *l == Layer::Melody)
-        .or_else(|| score.tracks.iter().position(|t| !t.notes.is_empty()));
-    let Some(track) = track else {
-        return (Vec::new(), 0);
-    };
-    let map = BarMap::new(&score);
-    let taken = map.bars().len().min(bars);
-    let end = map
-        .bars()
-        .get(taken.saturating_sub(1))
-        .map_or(0, |b| b.end());
-    let mut notes: Vec<Note> = score.tracks[track]
-        .notes
-        .iter()
-        .filter(|n| n.start < end)
-        .copied()
-        .collect();
-    notes.sort_by_key(|n| (n.start, n.pitch));
-    (notes, taken)
+    let melody = Melody::of(score, bars);
+    (melody.notes().to_vec(), melody.bars)
+}
+
+/// The held-out (validation-split) melodies of a folder of .mid files, the first `bars`
+/// bars of each.
+///
+/// # Errors
+/// [`ComposeError::Request`] when the folder holds no usable file.
+pub fn held_out_melodies(dir: &Path, bars: usize) -> Result<Vec<Melody>, ComposeError> {
+    let corpus = Corpus::load(dir).map_err(|e| ComposeError::Request(e.to_string()))?;
+    Ok(corpus
+        .split(Split::Validation)
+        .filter_map(|piece| leitmotif_score::read_score(&dir.join(&piece.path)).ok())
+        .map(|score| Melody::of(&score, bars))
+        .collect())
 }
 
 /// Features of the held-out (validation-split) melodies of a folder of .mid files, the first
@@ -110,15 +171,18 @@ pub fn melody_of(score: &Score, bars: usize) -> (Vec<Note>, usize) {
 /// # Errors
 /// [`ComposeError::Request`] when the folder holds no usable file.
 pub fn held_out(dir: &Path, bars: usize) -> Result<Vec<Features>, ComposeError> {
-    let corpus = Corpus::load(dir).map_err(|e| ComposeError::Request(e.to_string()))?;
-    Ok(corpus
-        .split(Split::Validation)
-        .filter_map(|piece| leitmotif_score::read_score(&dir.join(&piece.path)).ok())
-        .filter_map(|score| {
-            let (notes, n) = melody_of(&score, bars);
-            features(&notes, n)
-        })
+    Ok(held_out_melodies(dir, bars)?
+        .iter()
+        .filter_map(Melody::features)
         .collect())
+}
+
+/// Bits per token of `melodies` under `judge` (an n-gram model fit on the training split:
+/// an outside judge of how like the data a melody is, beside the human melodies' own value;
+/// far lower means more predictable, far higher stranger), and the tokens scored.
+pub fn judged_bits(judge: &KneserNey, melodies: &[Melody]) -> (f64, usize) {
+    let ids: Vec<Vec<u32>> = melodies.iter().filter_map(Melody::ids).collect();
+    judge.bits_per_token(ids.iter().map(Vec::as_slice))
 }
 
 /// The meters the default melodies are spread over (the folk data's).
@@ -145,18 +209,32 @@ pub fn default_requests(count: usize, bars: u32) -> Vec<Request> {
         .collect()
 }
 
+/// Each request's melody as `composer` writes it.
+///
+/// # Errors
+/// What [`Composer::compose`] returns.
+pub fn generated_melodies(
+    composer: &Composer,
+    requests: &[Request],
+) -> Result<Vec<Melody>, ComposeError> {
+    requests
+        .iter()
+        .map(|request| {
+            let composition = composer.compose(request)?;
+            Ok(Melody::of(&composition.score, request.bars as usize))
+        })
+        .collect()
+}
+
 /// Features of each request's melody as `composer` writes it.
 ///
 /// # Errors
 /// What [`Composer::compose`] returns.
 pub fn generated(composer: &Composer, requests: &[Request]) -> Result<Vec<Features>, ComposeError> {
-    let mut out = Vec::new();
-    for request in requests {
-        let composition = composer.compose(request)?;
-        let (notes, n) = melody_of(&composition.score, request.bars as usize);
-        out.extend(features(&notes, n));
-    }
-    Ok(out)
+    Ok(generated_melodies(composer, requests)?
+        .iter()
+        .filter_map(Melody::features)
+        .collect())
 }
 
 /// The overlapped area of two samples' Gaussian kernel densities (Silverman's bandwidth,

@@ -260,7 +260,7 @@ impl Theme {
 }
 
 /// The key of a score's notes; its first key signature when the notes leave it undecided.
-fn key_of(score: &Score) -> Scale {
+pub fn key_of(score: &Score) -> Scale {
     let signature = score
         .key_signatures
         .first()

@@ -54,7 +54,7 @@ pub use offline::{
     score_events,
 };
 pub use soundfont::SoundFont;
-pub use wav::{encode_wav, write_wav};
+pub use wav::{encode_wav, encode_wav_mono, write_wav};
 
 /// The sample rate used unless told otherwise, in Hz.
 pub const DEFAULT_SAMPLE_RATE: u32 = 48_000;

@@ -139,6 +139,41 @@ impl KneserNey {
         p
     }
 
+    /// The number of token ids it predicts over.
+    pub fn vocab(&self) -> usize {
+        self.vocab
+    }
+
+    /// The natural log of the probability of every id `0..vocab` after `history` (as
+    /// [`prob`](Self::prob) gives each one, in one pass), written into `out`.
+    pub fn log_probs(&self, history: &[u32], out: &mut Vec<f32>) {
+        let pad = Token::Pad.id().unwrap_or(0);
+        let keep = history.len().min(self.order - 1);
+        let mut context = vec![pad; self.order - 1 - keep];
+        context.extend_from_slice(&history[history.len() - keep..]);
+        let mut p = vec![1.0 / self.vocab.max(1) as f64; self.vocab];
+        let mut gram = Vec::with_capacity(self.order);
+        for k in 1..=self.order {
+            let h = &context[context.len() - (k - 1)..];
+            let Some(stats) = self.histories[k - 1].get(&hash(h)) else {
+                continue;
+            };
+            let d = self.discounts[k - 1];
+            let total = f64::from(stats.total);
+            let lower = d * f64::from(stats.types) / total;
+            gram.clear();
+            gram.extend_from_slice(h);
+            gram.push(0);
+            for (next, p) in p.iter_mut().enumerate() {
+                gram[k - 1] = next as u32;
+                let count = f64::from(self.grams[k - 1].get(&hash(&gram)).copied().unwrap_or(0));
+                *p = (count - d).max(0.0) / total + lower * *p;
+            }
+        }
+        out.clear();
+        out.extend(p.iter().map(|p| p.ln() as f32));
+    }
+
     /// Bits per token of `pieces`: every token after the first of each piece, given all
     /// the tokens before it in that piece.
     pub fn bits_per_token<'a>(&self, pieces: impl IntoIterator<Item = &'a [u32]>) -> (f64, usize) {
@@ -172,6 +207,21 @@ mod tests {
         // What the data shows often is likely; what it never shows is possible.
         assert!(model.prob(&[1, 5], 6) > 0.5);
         assert!(model.prob(&[1, 5], 11) > 0.0);
+    }
+
+    #[test]
+    fn log_probs_are_the_log_of_each_prob() {
+        let pieces: Vec<Vec<u32>> = vec![vec![1, 5, 6, 7, 5, 6, 8, 2], vec![1, 9, 9, 9, 2]];
+        let model = KneserNey::fit(3, 12, pieces.iter().map(Vec::as_slice));
+        let mut out = Vec::new();
+        for history in [&[][..], &[1, 5], &[9, 9, 9, 9]] {
+            model.log_probs(history, &mut out);
+            assert_eq!(out.len(), 12);
+            for (w, lp) in out.iter().enumerate() {
+                let p = model.prob(history, w as u32);
+                assert!((f64::from(*lp) - p.ln()).abs() < 1e-5, "{history:?} {w}");
+            }
+        }
     }
 
     #[test]
