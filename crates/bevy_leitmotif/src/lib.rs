@@ -98,9 +98,9 @@ pub use audio::{
 pub use leitmotif_compose::{KeyRule, TempoRule, Transition};
 pub use leitmotif_player::{BuiltIn, InstrumentChoice, Part, PerPart};
 pub use messages::{
-    BarTick, BeatTick, ExportDone, ExportSession, FireStinger, LockKey, LockTempo, PhraseFailed,
-    PhraseLate, PhraseStarted, PlayCue, PlayTheme, PrimeWith, RegisterTheme, SetGameState,
-    SetIntensity, StingerStarted, TransitionDone,
+    BarTick, BeatTick, ExportDone, ExportSession, FireStinger, LockChords, LockKey, LockTempo,
+    PhraseFailed, PhraseLate, PhraseStarted, PlayCue, PlayTheme, PrimeWith, RegisterTheme,
+    SetGameState, SetIntensity, StingerStarted, TransitionDone,
 };
 pub use status::{
     AudioStatus, DirectorStatus, LeitmotifStatus, LeitmotifStatusChanged, ModelStatus, MoodsStatus,
@@ -149,7 +149,7 @@ impl Default for LeitmotifPlugin {
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LeitmotifSystems {
     /// Reads the input messages ([`SetGameState`], [`SetIntensity`], [`FireStinger`],
-    /// [`LockKey`], [`LockTempo`], [`ExportSession`], [`PlayCue`], [`PrimeWith`], and the
+    /// [`LockKey`], [`LockTempo`], [`LockChords`], [`ExportSession`], [`PlayCue`], [`PrimeWith`], and the
     /// playback messages [`MuteMusic`], [`PauseMusic`], [`ResumeMusic`],
     /// [`SetMasterVolume`], [`SetLayerVolume`], [`SetInstrument`], [`SetSoundFont`]) and
     /// mood-table reloads. Write those
@@ -202,6 +202,7 @@ impl Plugin for LeitmotifPlugin {
             .add_message::<FireStinger>()
             .add_message::<LockKey>()
             .add_message::<LockTempo>()
+            .add_message::<LockChords>()
             .add_message::<ExportSession>()
             .add_message::<PlayCue>()
             .add_message::<PrimeWith>()

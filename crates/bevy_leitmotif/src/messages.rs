@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use bevy::asset::Handle;
 use bevy::ecs::message::Message;
 use leitmotif_compose::Transition;
-use leitmotif_score::theory::Scale;
+use leitmotif_score::theory::{Chord, Scale};
 use leitmotif_score::time::Meter;
 
 use crate::Melody;
@@ -28,6 +28,12 @@ pub struct FireStinger(pub String);
 /// Lock the key (`Some`) or let each state choose again (`None`).
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockKey(pub Option<Scale>);
+
+/// Lock the harmony to a chord progression, one chord a bar (`Some`, e.g. from
+/// `leitmotif_request::request::parse_chords("Am F C G")`), or let each state's mood choose
+/// again (`None`). An empty progression is refused with a warning.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub struct LockChords(pub Option<Vec<Chord>>);
 
 /// Lock the tempo in quarter notes per minute (`Some`) or let each state choose (`None`).
 #[derive(Message, Debug, Clone, Copy, PartialEq)]

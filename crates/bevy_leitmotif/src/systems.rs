@@ -18,10 +18,10 @@ use tracing::{info, warn};
 
 use crate::status::{LeitmotifStatus, LeitmotifStatusChanged, MoodsStatus};
 use crate::{
-    BarTick, BeatTick, ComposerHandle, ExportDone, ExportSession, FireStinger, LockKey, LockTempo,
-    Melody, Moods, MusicDirector, PhraseFailed, PhraseLate, PhraseStarted, PlayCue, PlayTheme,
-    PrimeWith, RegisterTheme, SetGameState, SetIntensity, StingerStarted, TransitionDone,
-    WatchedMoods,
+    BarTick, BeatTick, ComposerHandle, ExportDone, ExportSession, FireStinger, LockChords, LockKey,
+    LockTempo, Melody, Moods, MusicDirector, PhraseFailed, PhraseLate, PhraseStarted, PlayCue,
+    PlayTheme, PrimeWith, RegisterTheme, SetGameState, SetIntensity, StingerStarted,
+    TransitionDone, WatchedMoods,
 };
 
 /// How long the plugin's systems worked in each frame (their bodies, on whichever thread
@@ -98,6 +98,7 @@ pub(crate) struct Inputs<'w, 's> {
     stingers: MessageReader<'w, 's, FireStinger>,
     keys: MessageReader<'w, 's, LockKey>,
     tempos: MessageReader<'w, 's, LockTempo>,
+    chords: MessageReader<'w, 's, LockChords>,
     exports: MessageReader<'w, 's, ExportSession>,
     cues: MessageReader<'w, 's, PlayCue>,
     themes: MessageReader<'w, 's, PrimeWith>,
@@ -172,6 +173,11 @@ pub(crate) fn read_input(
     }
     for LockTempo(bpm) in input.tempos.read() {
         if let Err(e) = d.lock_tempo(*bpm) {
+            warn!("leitmotif: {e}");
+        }
+    }
+    for LockChords(chords) in input.chords.read() {
+        if let Err(e) = d.lock_chords(chords.clone()) {
             warn!("leitmotif: {e}");
         }
     }

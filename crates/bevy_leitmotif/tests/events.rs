@@ -12,8 +12,8 @@ use bevy::time::TimeUpdateStrategy;
 use bevy_leitmotif::{
     AudioSettings, BarTick, BeatTick, ComposerHandle, DirectorStatus, ExportDone, ExportSession,
     FireStinger, LeitmotifPlugin, LeitmotifStatus, LeitmotifStatusChanged, LeitmotifSystems,
-    ModelStatus, MoodsStatus, MusicDirector, PhraseFailed, PhraseLate, PhraseStarted, SetGameState,
-    StingerStarted, TransitionDone,
+    LockChords, ModelStatus, MoodsStatus, MusicDirector, PhraseFailed, PhraseLate, PhraseStarted,
+    SetGameState, StingerStarted, TransitionDone,
 };
 use leitmotif_director::{Director, DirectorSettings, MusicClock};
 use leitmotif_model::BackendChoice;
@@ -520,4 +520,23 @@ fn a_good_model_and_mood_table_are_told_to_the_game_once() {
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert_eq!(sent[0].moods, MoodsStatus::Default);
     assert_eq!(sent[1], &status);
+}
+
+#[test]
+fn a_chord_lock_reaches_the_director_and_an_empty_one_is_refused() {
+    let mut app = app(true);
+    run_seconds(&mut app, 0.5);
+    let chords =
+        leitmotif_request::request::parse_chords("Am F C G").unwrap_or_else(|e| panic!("{e}"));
+    app.world_mut()
+        .write_message(LockChords(Some(chords.clone())));
+    run_seconds(&mut app, 0.1);
+    assert_eq!(director(&app).chord_lock(), Some(&chords[..]));
+    // An empty progression is refused (a warning) and the lock stays.
+    app.world_mut().write_message(LockChords(Some(Vec::new())));
+    run_seconds(&mut app, 0.1);
+    assert_eq!(director(&app).chord_lock(), Some(&chords[..]));
+    app.world_mut().write_message(LockChords(None));
+    run_seconds(&mut app, 0.1);
+    assert_eq!(director(&app).chord_lock(), None);
 }

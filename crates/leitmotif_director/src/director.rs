@@ -10,7 +10,7 @@ use leitmotif_request::{
     Composition, Curve, Mood, MoodTable, Request, Task, TempoRule, Transition,
 };
 use leitmotif_score::Score;
-use leitmotif_score::theory::Scale;
+use leitmotif_score::theory::{Chord, Scale};
 use leitmotif_score::time::Meter;
 use leitmotif_tokens::Layer;
 use leitmotif_tokens::fnv::Fnv1a;
@@ -87,6 +87,7 @@ pub struct Director {
     pub(crate) key_lock: Option<Scale>,
     pub(crate) tempo_lock: Option<f64>,
     pub(crate) meter_lock: Option<Meter>,
+    pub(crate) chord_lock: Option<Vec<Chord>>,
     pub(crate) next_id: u64,
     pub(crate) main: Option<Pending>,
     pub(crate) stingers: Vec<Pending>,
@@ -190,6 +191,7 @@ impl Director {
             key_lock: None,
             tempo_lock: None,
             meter_lock: None,
+            chord_lock: None,
             next_id: 1,
             main: None,
             stingers: Vec::new(),
@@ -315,6 +317,28 @@ impl Director {
         }
         self.tempo_lock = bpm;
         Ok(())
+    }
+
+    /// Locks every later phrase to a chord progression, one chord a bar and round again
+    /// (`None`: each mood's [`chords`](leitmotif_request::Mood::chords), or the harmony the
+    /// melody implies).
+    ///
+    /// # Errors
+    /// [`DirectorError::Invalid`] for an empty progression; nothing changes.
+    pub fn lock_chords(&mut self, chords: Option<Vec<Chord>>) -> Result<(), DirectorError> {
+        if chords.as_ref().is_some_and(Vec::is_empty) {
+            return Err(DirectorError::Invalid {
+                what: "chords",
+                reason: "a progression needs at least one chord".to_owned(),
+            });
+        }
+        self.chord_lock = chords;
+        Ok(())
+    }
+
+    /// The chord progression [`lock_chords`](Self::lock_chords) set, if any.
+    pub fn chord_lock(&self) -> Option<&[Chord]> {
+        self.chord_lock.as_deref()
     }
 
     /// Locks every later phrase to `meter` (`None`: [`DirectorSettings::meter`]).
@@ -731,6 +755,11 @@ impl Director {
             },
             layers,
             seed: job_seed(self.settings.seed, id),
+            chords: self
+                .chord_lock
+                .clone()
+                .unwrap_or_else(|| mood.chords.clone()),
+            humanize: mood.humanize,
             ..Request::default()
         }
     }

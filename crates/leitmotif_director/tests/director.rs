@@ -493,3 +493,39 @@ fn locks_override_the_mood() {
     assert_eq!(job.request.tempo_bpm, Some(100.0));
     assert_eq!(job.request.meter, Some((3, 4)));
 }
+
+#[test]
+fn a_mood_chords_and_feel_reach_its_phrases_and_a_lock_overrides_them() {
+    let text = common::RULES_RON.replacen(
+        r#"(words: ["explore"], mode: major, tempo_bpm: 120"#,
+        r#"(words: ["explore"], chords: "C Am F G", humanize: 0.3, mode: major, tempo_bpm: 120"#,
+        1,
+    );
+    assert_ne!(text, common::RULES_RON);
+    let table = MoodTable::from_ron(&text).unwrap_or_else(|e| panic!("{e}"));
+    let mut host = Host::new(director(settings("explore", Meter::COMMON), table));
+    host.run(0.5, 0.1);
+    let job = host.last_job();
+    let names = |chords: &[leitmotif_score::theory::Chord]| -> Vec<String> {
+        chords.iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(names(&job.request.chords), ["C", "Am", "F", "G"]);
+    assert!((job.request.humanize - 0.3).abs() < 1e-12);
+
+    let locked =
+        leitmotif_request::request::parse_chords("Dm G7").unwrap_or_else(|e| panic!("{e}"));
+    assert!(host.director.lock_chords(Some(Vec::new())).is_err());
+    host.director
+        .lock_chords(Some(locked))
+        .unwrap_or_else(|e| panic!("{e}"));
+    host.run(8.0, 0.1);
+    assert_eq!(names(&host.last_job().request.chords), ["Dm", "G7"]);
+    host.director
+        .lock_chords(None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    host.run(8.0, 0.1);
+    assert_eq!(
+        names(&host.last_job().request.chords),
+        ["C", "Am", "F", "G"]
+    );
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use leitmotif_score::Role;
-use leitmotif_score::theory::{Mode, Scale};
+use leitmotif_score::theory::{Chord, Mode, Scale};
 use serde::{Deserialize, Serialize, Serializer};
 use thiserror::Error;
 
@@ -75,6 +75,28 @@ pub struct Mood {
         skip_serializing_if = "Option::is_none"
     )]
     pub form: Option<Form>,
+    /// The chord progression the melody and the arranger follow while the game is in this
+    /// mood, one chord a bar, round again (`chords: "Am F C G"`, as `generate --chords`
+    /// reads it). Empty, the default: the harmony is heard in the melody the model writes.
+    #[serde(default, with = "progression", skip_serializing_if = "Vec::is_empty")]
+    pub chords: Vec<Chord>,
+}
+
+/// A mood's `chords` in RON: one string of chord symbols, read by
+/// [`parse_chords`](crate::request::parse_chords) (an unknown symbol is an error naming it).
+mod progression {
+    use leitmotif_score::theory::Chord;
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Chord>, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::request::parse_chords(&text).map_err(de::Error::custom)
+    }
+
+    pub(super) fn serialize<S: Serializer>(chords: &[Chord], s: S) -> Result<S::Ok, S::Error> {
+        let text: Vec<String> = chords.iter().map(ToString::to_string).collect();
+        s.serialize_str(&text.join(" "))
+    }
 }
 
 /// Where the key goes when the music enters a mood whose mode differs from the key playing.
@@ -478,6 +500,32 @@ mod tests {
             "(moods: {{\"calm\": (mode: natural_minor, tempo_bpm: 90, density: 0.5, \
              register: 0.5, intensity: 0.5, layers: [melody]{extra})}})"
         ))
+    }
+
+    #[test]
+    fn a_mood_names_its_chords_and_a_wrong_symbol_is_named() {
+        let table = table_with(", chords: \"Am F | C G7\"").unwrap_or_else(|e| panic!("{e}"));
+        let chords: Vec<String> = table.moods["calm"]
+            .chords
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(chords, ["Am", "F", "C", "G7"]);
+        let text = ron::to_string(&table).unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.contains("chords:\"Am F C G7\""), "{text}");
+        assert_eq!(MoodTable::from_ron(&text).ok(), Some(table));
+        assert!(table_with("").is_ok_and(|t| t.moods["calm"].chords.is_empty()));
+        for (extra, needle) in [
+            (", chords: \"Am Fx C\"", "Fx"),
+            (", chords: \"\"", "no chords"),
+            (", chords: [\"Am\"]", "string"),
+        ] {
+            let e = table_with(extra)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(needle), "{extra}: {e}");
+        }
     }
 
     #[test]
