@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use leitmotif_request::request::{MAX_BARS, layer_of_role};
+use leitmotif_request::request::{MAX_BARS, MAX_CANDIDATES, layer_of_role};
 use leitmotif_request::theme::ThemeBook;
 use leitmotif_request::{
     Composition, Curve, Mood, MoodTable, Request, Task, TempoRule, Transition,
@@ -168,6 +168,12 @@ impl Director {
             if !(value.is_finite() && value >= 0.0) {
                 return invalid(what, format!("{value} is not a duration"));
             }
+        }
+        if !(1..=MAX_CANDIDATES).contains(&settings.drafts) {
+            return invalid(
+                "drafts",
+                format!("{} is outside 1..={MAX_CANDIDATES}", settings.drafts),
+            );
         }
         check_model_meter(settings.meter)?;
         let target = resolve(&table, &settings.initial_state)?;
@@ -760,6 +766,7 @@ impl Director {
                 .clone()
                 .unwrap_or_else(|| mood.chords.clone()),
             humanize: mood.humanize,
+            drafts: self.settings.drafts,
             ..Request::default()
         }
     }

@@ -32,6 +32,10 @@ pub struct DirectorSettings {
     /// Failed jobs in a row after which the director stops asking (until the next state,
     /// table or [`Director::retry`](crate::Director::retry)). Default 3.
     pub max_retries: u32,
+    /// Whole drafts composed for each phrase, the likeliest by model score kept
+    /// ([`Request::drafts`]; the host composes them as one batch where the backend allows).
+    /// 1 to 16; more costs composing time off the frame, not frame time. Default 1.
+    pub drafts: usize,
 }
 
 impl Default for DirectorSettings {
@@ -47,6 +51,7 @@ impl Default for DirectorSettings {
             primer_bars: 4,
             meter: Meter::COMMON,
             max_retries: 3,
+            drafts: 1,
         }
     }
 }

@@ -529,3 +529,29 @@ fn a_mood_chords_and_feel_reach_its_phrases_and_a_lock_overrides_them() {
         ["C", "Am", "F", "G"]
     );
 }
+
+#[test]
+fn drafts_per_phrase_come_from_the_settings_and_absurd_counts_are_refused() {
+    let mut host = Host::new(director(
+        DirectorSettings {
+            drafts: 3,
+            ..settings("explore", Meter::COMMON)
+        },
+        default_table(),
+    ));
+    host.run(0.5, 0.1);
+    assert_eq!(host.last_job().request.drafts, 3);
+    for drafts in [0, 17] {
+        let e = leitmotif_director::Director::new(
+            DirectorSettings {
+                drafts,
+                ..settings("explore", Meter::COMMON)
+            },
+            default_table(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.contains("drafts"), "{drafts}: {e}");
+    }
+}
