@@ -254,8 +254,10 @@ impl Director {
                     && phrase.length % bar == 0
                     && bars >= 2
                 {
-                    // The phrase as heard, every layer: its first half kept, the rest new.
-                    let kept = bars.div_ceil(2).min(bars - 1);
+                    // The phrase as heard, every layer, with a new ending: its last quarter
+                    // (the last bar of four, two of eight) rewritten, as a tune's second
+                    // ending is, the rest kept.
+                    let kept = bars - bars.div_ceil(4);
                     request.task = Task::Infill {
                         score: phrase.score(),
                         bars: kept + 1..=bars,

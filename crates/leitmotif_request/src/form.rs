@@ -3,8 +3,9 @@
 //! A [`Form`] is a list of [`Section`]s, each one phrase long, written as letters with
 //! primes: `"A A' B A''"`. A letter heard for the first time is new music; the same letter
 //! again is that music once more (an exact repeat); primes make it a variation of it, more
-//! primes a freer one (`A'` keeps its first half and writes a new ending, `A''` keeps its
-//! head and moves it by a step, `A'''` inverts the head, `A''''` fragments it). New letters
+//! primes a freer one (`A'` keeps all but its last quarter and writes a new ending there; a
+//! theme's `A'` keeps its first half; `A''` keeps its head and moves it by a step, `A'''`
+//! inverts the head, `A''''` fragments it). New letters
 //! come in alphabetical order, so `"A B C B' A'"` is a form and `"A C"` is a typo.
 //!
 //! ```
