@@ -74,6 +74,16 @@ pub struct TrainArgs {
     /// size replaces --preset.
     #[arg(long)]
     init: Option<PathBuf>,
+    /// Data-parallel workers: each batch's rows are split between N model replicas that run
+    /// forward and backward on their own threads, then one optimiser step uses their
+    /// token-weighted gradients, so the result matches N = 1 up to float rounding. Training
+    /// runs on burn's CPU backend, which has one device: the N workers share it as threads.
+    /// That checks the data-parallel path; on 2 cores it is slower than N = 1 (each worker
+    /// still runs every time step, on fewer rows). On GPUs,
+    /// `leitmotif_train::train_step_parallel` takes one device per replica. Must be in
+    /// 1..=--batch.
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
 }
 
 /// A named model size.
@@ -123,6 +133,9 @@ fn validate_options(args: &TrainArgs) -> Result<TrainOptions, CliError> {
     if !(args.lr.is_finite() && args.lr > 0.0 && args.lr < 1.0) {
         return bad("--lr must be in (0, 1)");
     }
+    if args.devices == 0 || args.devices > args.batch {
+        return bad("--devices must be in 1..=--batch (one row per device at least)");
+    }
     Ok(TrainOptions {
         epochs: args.epochs,
         batch: args.batch,
@@ -132,6 +145,7 @@ fn validate_options(args: &TrainArgs) -> Result<TrainOptions, CliError> {
         seed: args.seed,
         time_limit_secs: args.time_limit.map(|m| m * 60.0),
         init: args.init.clone(),
+        devices: args.devices,
     })
 }
 

@@ -44,9 +44,16 @@ impl FusedLstmConfig {
         let d = self.d_hidden;
         let forget_bias = self.forget_bias;
         let mut input = LinearConfig::new(self.d_input, 4 * d).init(device);
-        input.bias = input
-            .bias
-            .map(|bias| bias.map(|bias| bias.slice_fill(d..2 * d, forget_bias)));
+        // `slice_fill` is an operation on the fresh bias: detached and marked again, the
+        // result is a trainable leaf, as a parameter must be for burn's autodiff to give it a
+        // gradient (and for weights loaded into this module to train).
+        input.bias = input.bias.map(|bias| {
+            bias.map(|bias| {
+                bias.slice_fill(d..2 * d, forget_bias)
+                    .detach()
+                    .require_grad()
+            })
+        });
         let recurrent = LinearConfig::new(d, 4 * d).with_bias(false).init(device);
         FusedLstm { input, recurrent }
     }

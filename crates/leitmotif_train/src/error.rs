@@ -46,4 +46,31 @@ pub enum TrainError {
     /// A request outside what can be generated.
     #[error("invalid request: {0}")]
     Request(String),
+    /// Data-parallel training was given no devices.
+    #[error("data-parallel training needs at least one device")]
+    NoDevices,
+    /// More data-parallel devices than rows in a batch, so some would get no rows.
+    #[error(
+        "{devices} data-parallel devices for a batch of {rows} rows: use at most one device per row"
+    )]
+    TooManyDevices {
+        /// Devices asked for.
+        devices: usize,
+        /// Rows per batch.
+        rows: usize,
+    },
+    /// Training rows too short to hold an input and a target.
+    #[error("training rows need at least 2 tokens, got {len}")]
+    ShortRows {
+        /// Tokens per row.
+        len: usize,
+    },
+    /// The model does not live on the first data-parallel device, where the optimiser steps.
+    #[error("the model must be on the first data-parallel device {expected}, not on {found}")]
+    ModelDevice {
+        /// The first device, as `Debug` prints it.
+        expected: String,
+        /// The model's devices, as `Debug` prints them.
+        found: String,
+    },
 }

@@ -5,6 +5,8 @@
 //! - [`train::train`]: the training loop behind `leitmotif train` (Adam with warm-up,
 //!   validation every epoch, checkpoints and resume, a summary beside the weights);
 //! - [`step`]: the training backends and one optimisation step;
+//! - [`parallel`]: the same step data-parallel over several devices, or several workers
+//!   sharing the CPU ([`train_step_parallel`], `leitmotif train --devices N`);
 //! - [`eval`]: bits per token against a 5-gram Kneser-Ney baseline, and control accuracy
 //!   (through the composer's own decoder, [`leitmotif_compose::sample_bars`]).
 //!
@@ -34,10 +36,12 @@
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod parallel;
 pub mod step;
 pub mod train;
 
 pub use error::TrainError;
 pub use eval::{EvalReport, control_accuracy, model_bits, ngram_bits};
-pub use step::{TrainBackend, TrainDevice, train_step};
+pub use parallel::{check_devices, train_step_parallel};
+pub use step::{TrainBackend, TrainDevice, make_trainable, train_step};
 pub use train::{TrainEvent, TrainOptions, TrainSummary, train};

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Batcher, pad_id, validation_windows};
 use crate::error::TrainError;
-use crate::step::{TrainBackend, TrainDevice, train_step};
+use crate::parallel::{check_devices, train_step_parallel};
+use crate::step::{TrainBackend, TrainDevice, make_trainable};
 
 /// What a training run is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,19 @@ pub struct TrainOptions {
     /// initialisation; their config replaces the one given. The optimiser starts fresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<PathBuf>,
+    /// Data-parallel workers: each batch's rows are split between this many model replicas,
+    /// each running forward and backward on its own thread, and the optimiser steps once
+    /// on the combined gradients (see [`train_step_parallel`]). 1 (the default, and what
+    /// older summaries and checkpoints mean) is the plain single-device step.
+    ///
+    /// The CPU backend has one device, so here they are threads sharing it; the losses
+    /// match 1 worker's up to float rounding. Must be in `1..=batch`.
+    #[serde(default = "one_device")]
+    pub devices: usize,
+}
+
+fn one_device() -> usize {
+    1
 }
 
 impl Default for TrainOptions {
@@ -58,6 +72,7 @@ impl Default for TrainOptions {
             seed: 7,
             time_limit_secs: None,
             init: None,
+            devices: 1,
         }
     }
 }
@@ -152,11 +167,12 @@ type Inner = <TrainBackend as AutodiffBackend>::InnerBackend;
 /// `NAME.summary.json` into `out`, with a checkpoint after every epoch.
 ///
 /// With `resume`, continues from the checkpoint in `out` (its config and options win over
-/// the ones given, except `epochs`, which may be raised).
+/// the ones given, except `epochs`, which may be raised, and `devices`, which follows the
+/// machine the run resumes on).
 ///
 /// # Errors
-/// [`TrainError`] for an empty split, I/O and weights errors, or a checkpoint that does not
-/// match.
+/// [`TrainError`] for an empty split, I/O and weights errors, a checkpoint that does not
+/// match, or `options.devices` outside `1..=batch`.
 #[expect(
     clippy::too_many_arguments,
     reason = "one call site, each argument is distinct"
@@ -210,6 +226,7 @@ where
             optimizer = optimizer.load_record(record);
             let mut resumed = state.options.clone();
             resumed.epochs = options.epochs.max(resumed.epochs);
+            resumed.devices = options.devices;
             (config, resumed, state, model, optimizer)
         } else {
             let (config, model) = match &options.init {
@@ -231,6 +248,12 @@ where
     };
     options.batch = options.batch.max(1);
     options.seq_len = options.seq_len.max(2);
+    check_devices(options.devices, options.batch)?;
+    // Fresh, `--init` and resumed models alike: without this the LSTM's gate bias would skip
+    // its first step, and never train at all after loading or on data-parallel replicas.
+    model = make_trainable(model);
+    // The CPU backend has one device: data-parallel workers share it, one thread each.
+    let devices = vec![device; options.devices];
     let tokens_per_step = options.batch * options.seq_len;
     let steps_per_epoch = (batcher.tokens() / tokens_per_step).max(1);
     let total_steps = ((steps_per_epoch as f64) * options.epochs).ceil() as usize;
@@ -258,9 +281,10 @@ where
                 break;
             }
             let rows = batcher.sample(options.batch, options.seq_len + 1, &mut rng);
-            let tokens = token_tensor::<TrainBackend, _>(&rows, VOCAB_SIZE, &device)?;
+            let tokens = token_tensor::<TrainBackend, _>(&rows, VOCAB_SIZE, &devices[0])?;
             let lr = learning_rate(&options, state.step, total_steps);
-            let (next, loss) = train_step(model, &mut optimizer, tokens, lr, Some(pad_id()));
+            let (next, loss) =
+                train_step_parallel(model, &mut optimizer, tokens, lr, Some(pad_id()), &devices)?;
             model = next;
             let loss = f64::from(loss);
             if !loss.is_finite() {
@@ -314,7 +338,10 @@ where
         options: options.clone(),
         config: state.config.clone(),
         parameters: model.num_params(),
-        backend: "Autodiff<Flex> (CPU)".to_owned(),
+        backend: match options.devices {
+            1 => "Autodiff<Flex> (CPU)".to_owned(),
+            n => format!("Autodiff<Flex> (CPU, {n} data-parallel workers)"),
+        },
         train_pieces: corpus.split(Split::Train).count(),
         train_tokens: batcher.tokens(),
         validation_pieces: validation.len(),
