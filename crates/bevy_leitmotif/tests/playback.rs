@@ -292,8 +292,12 @@ fn a_soundfont_asset_plays_and_a_broken_one_is_refused() {
     let broken: Handle<SoundFontAsset> = server.load("broken.sf2");
     let good: Handle<SoundFontAsset> = server.load("gm.sf2");
     app.world_mut().write_message(SetSoundFont(Some(good)));
+    // Both loads run on other threads: wait for the good font to reach the player and for
+    // the broken one's load to end (either may come first).
+    let broken_failed =
+        |server: &AssetServer| matches!(server.load_state(broken.id()), LoadState::Failed(_));
     for _ in 0..3000 {
-        if audio(&app).player().settings().soundfont.is_some() {
+        if audio(&app).player().settings().soundfont.is_some() && broken_failed(&server) {
             break;
         }
         app.update();
@@ -303,10 +307,11 @@ fn a_soundfont_asset_plays_and_a_broken_one_is_refused() {
         audio(&app).player().settings().soundfont.is_some(),
         "the SoundFont never reached the player"
     );
-    assert!(matches!(
-        server.load_state(broken.id()),
-        LoadState::Failed(_)
-    ));
+    assert!(
+        broken_failed(&server),
+        "{:?}",
+        server.load_state(broken.id())
+    );
     let from = audio(&app).recording().len();
     run(&mut app, 3.0);
     assert!(

@@ -106,6 +106,17 @@ pub(crate) struct GenBar {
 pub(crate) struct FreeControls {
     /// Density buckets, with the intensity token each implies (by density bucket).
     pub density: Option<(RangeInclusive<u8>, [u8; 8])>,
+    /// The register: picked among buckets at a phrase's first bar, then held.
+    pub register: Option<FreeRegister>,
+}
+
+/// How a bar's register is chosen when the model picks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FreeRegister {
+    /// The model picks one of these buckets (a phrase starts).
+    Pick(RangeInclusive<u8>),
+    /// The bucket picked last is kept (the planned one if none was picked).
+    Keep,
 }
 
 /// The lead layer's target in one bar: how many notes start in it and where their mean
@@ -240,6 +251,8 @@ pub(crate) struct Engine<'r, D: Decoder> {
     lead: Option<LeadState>,
     /// What the model thought of the tokens it picked, when asked to keep count.
     picks: PickScore,
+    /// The register bucket the model last picked for a phrase ([`FreeRegister`]).
+    held_register: Option<u8>,
 }
 
 /// The model's log-probability of every token picked since counting began (for choosing
@@ -300,6 +313,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
             lead_range: rules.layers[Layer::Melody.index()].range.clone(),
             lead: None,
             picks: PickScore::default(),
+            held_register: None,
         }
     }
 
@@ -362,6 +376,7 @@ impl<'r, D: Decoder> Engine<'r, D> {
             lead_range: self.lead_range.clone(),
             lead: self.lead,
             picks: self.picks,
+            held_register: self.held_register,
         }
     }
 
@@ -434,6 +449,23 @@ impl<'r, D: Decoder> Engine<'r, D> {
                     {
                         controls.density = d;
                     }
+                }
+                Token::Register(planned) if let Some(free) = &bar.free.register => {
+                    let register = match free {
+                        FreeRegister::Pick(range) => match self
+                            .choose(|t| matches!(t, Token::Register(r) if range.contains(&r)))?
+                        {
+                            Token::Register(r) => r,
+                            _ => planned,
+                        },
+                        FreeRegister::Keep => {
+                            let held = self.held_register.unwrap_or(planned);
+                            self.feed(Token::Register(held))?;
+                            held
+                        }
+                    };
+                    self.held_register = Some(register);
+                    controls.register = register;
                 }
                 Token::Intensity(_) if let Some((_, by_density)) = &bar.free.density => {
                     let intensity = by_density[usize::from(controls.density).min(7)];

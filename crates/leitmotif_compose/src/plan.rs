@@ -8,13 +8,13 @@ use leitmotif_score::theory::{Key, Mode, Scale};
 use leitmotif_score::time::{BarMap, Meter};
 use leitmotif_score::{DEFAULT_PPQ, Score, TempoChange};
 use leitmotif_tokens::controls::BarControls;
-use leitmotif_tokens::vocab::{DENSITY_BUCKETS, meter_index, tempo_bucket};
+use leitmotif_tokens::vocab::{DENSITY_BUCKETS, REGISTER_BUCKETS, meter_index, tempo_bucket};
 use leitmotif_tokens::{
     Layer, Style, Token, assign_layers, bar_units, controls::lead_layer, encode, quantize,
     unit_ticks,
 };
 
-use crate::engine::{Bounds, FreeControls, GenBar, Item};
+use crate::engine::{Bounds, FreeControls, FreeRegister, GenBar, Item};
 use crate::error::ComposeError;
 use crate::request::{
     Request, Task, allowed_intervals, density_bucket, intensity_bucket, register_bucket,
@@ -240,8 +240,25 @@ fn free_for(
             by_density,
         )
     });
-    FreeControls { density }
+    // A register "around" a value moves by phrase, as a tune's strains do (a B strain a
+    // little higher): the model picks a bucket within one of the planned one at the first bar
+    // of every 4, and the phrase keeps it. (Picked every bar, ranges grew to 18-20
+    // semitones against the human 16.)
+    let register = request.register.is_around().then(|| {
+        if bar.is_multiple_of(REGISTER_PHRASE_BARS) {
+            let r = planned.register;
+            let lo = r.saturating_sub(1).max(1).min(r);
+            let hi = (r + 1).min(REGISTER_BUCKETS - 2).max(r);
+            FreeRegister::Pick(lo..=hi)
+        } else {
+            FreeRegister::Keep
+        }
+    });
+    FreeControls { density, register }
 }
+
+/// Bars a register picked "around" a value is held for: a phrase.
+const REGISTER_PHRASE_BARS: usize = 4;
 
 fn head(style: Style, bpm: f64) -> Vec<Token> {
     vec![

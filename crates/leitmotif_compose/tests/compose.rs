@@ -469,8 +469,8 @@ fn same_request_and_seed_give_the_same_bytes() {
     // Golden hash of the seed-2026 file on the CPU backend. It changes legitimately when the
     // shipped weights, the vocabulary, the masks, the arranger or the MIDI writer change:
     // then listen to the new output and update GOLDEN to the hash printed here (last: the
-    // density and register masks, the models trained further).
-    const GOLDEN: u64 = 0xabbd_43fe_7390_ae84;
+    // register "around" a value picked by phrase).
+    const GOLDEN: u64 = 0x33e9_08d7_e350_a5aa;
     let hash = Fnv1a::hash(&a);
     assert_eq!(hash, GOLDEN, "golden hash changed: new value {hash:#018x}");
 }

@@ -56,8 +56,9 @@ pub enum Curve {
     PerBar(Vec<f64>),
     /// About this value. For density, each bar's bucket is the model's own choice within one
     /// bucket of the value's, so bars vary the way a human melody's do (and each bar then
-    /// lands on the bucket chosen); register and intensity take it as a constant. The
-    /// default for density and register; a prompt's moods give it too.
+    /// lands on the bucket chosen); for register the choice is made at the first bar of
+    /// every four and held for the phrase; intensity takes it as a constant. The default for
+    /// density and register; a prompt's moods give it too.
     Around(f64),
 }
 
