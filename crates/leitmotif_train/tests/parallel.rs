@@ -249,16 +249,7 @@ fn bad_device_lists_and_rows_are_typed_errors() {
 /// bias without gradients otherwise).
 #[test]
 fn every_parameter_of_a_loaded_model_learns_on_two_workers() {
-    let config = MelodyRnnConfig::tiny(VOCAB).with_dropout(0.0);
-    let bytes = weights::to_bytes(&rnn()).unwrap();
-    let json = weights::config_json(&config);
-    let (_, loaded) = weights::load_bytes::<TrainBackend, MelodyRnnConfig>(
-        json.as_bytes(),
-        bytes,
-        &TrainDevice::default(),
-    )
-    .unwrap();
-    let model = make_trainable(loaded);
+    let model = make_trainable(loaded_rnn());
     let before = tensors(&model);
     let mut sgd = SgdConfig::new().init();
     let tokens = cpu_tokens(&PADS, 17, 13);
@@ -436,19 +427,24 @@ where
     }
 }
 
-/// The LSTM's parameters are trainable leaves as built and as loaded: one plain step moves
-/// every one of them without [`make_trainable`] (its gate bias once got no gradient).
-#[test]
-fn a_fresh_and_a_loaded_lstm_train_every_parameter_with_the_plain_step() {
+/// [`rnn`]'s weights saved and loaded again, as `--init` and `--resume` load them.
+fn loaded_rnn() -> impl LanguageModel<TrainBackend> + AutodiffModule<TrainBackend> {
     let config = MelodyRnnConfig::tiny(VOCAB).with_dropout(0.0);
     let bytes = weights::to_bytes(&rnn()).unwrap();
     let json = weights::config_json(&config);
-    let (_, loaded) = weights::load_bytes::<TrainBackend, MelodyRnnConfig>(
+    weights::load_bytes::<TrainBackend, MelodyRnnConfig>(
         json.as_bytes(),
         bytes,
         &TrainDevice::default(),
     )
-    .unwrap();
+    .unwrap()
+    .1
+}
+
+/// The LSTM's parameters are trainable leaves as built and as loaded: one plain step moves
+/// every one of them without [`make_trainable`] (its gate bias once got no gradient).
+#[test]
+fn a_fresh_and_a_loaded_lstm_train_every_parameter_with_the_plain_step() {
     plain_step_moves_every_parameter("fresh", rnn());
-    plain_step_moves_every_parameter("loaded", loaded);
+    plain_step_moves_every_parameter("loaded", loaded_rnn());
 }
