@@ -11,7 +11,7 @@ use leitmotif_synth::{RenderOptions, encode_wav_mono, render_score};
 use serde_json::json;
 
 use crate::CliError;
-use crate::audio::{SAMPLE_RATES, write_all};
+use crate::audio::{render_options, write_all};
 use crate::compose::{BackendArg, usage};
 use crate::measure::{NGRAM, composer_for, load_corpus};
 
@@ -62,14 +62,10 @@ pub fn listening_set(args: &ListeningArgs) -> Result<(), CliError> {
     if !(1..=16).contains(&args.bars) {
         return Err(usage("--bars must be in 1..=16".to_owned()));
     }
-    if !SAMPLE_RATES.contains(&args.sample_rate) {
-        return Err(usage(format!(
-            "--sample-rate {}: give a rate from {} to {} Hz",
-            args.sample_rate,
-            SAMPLE_RATES.start(),
-            SAMPLE_RATES.end()
-        )));
-    }
+    let options = RenderOptions {
+        tail_seconds: 1.0,
+        ..render_options(None, Some(args.sample_rate))?
+    };
     if args.model == NGRAM {
         return Err(usage(format!(
             "--model {NGRAM}: the baseline is always in the set; name the model to test"
@@ -82,11 +78,6 @@ pub fn listening_set(args: &ListeningArgs) -> Result<(), CliError> {
     let baseline = composer_for(NGRAM, args.backend, &corpus)?;
     let items = listening::listening_set(&model, &baseline, &tunes, args.seed)?;
 
-    let options = RenderOptions {
-        sample_rate: args.sample_rate,
-        tail_seconds: 1.0,
-        ..RenderOptions::default()
-    };
     // Every clip rendered first, then one gain for all of them (the loudest peak at
     // -1 dBFS): a lone melody renders quietly, and a gain per clip would tell them apart.
     let mut rendered = Vec::new();

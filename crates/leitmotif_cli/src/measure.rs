@@ -173,7 +173,7 @@ pub fn realism(args: &RealismArgs) -> Result<(), CliError> {
         return Err(usage("--bars must be in 1..=64".to_owned()));
     }
     let corpus = load_corpus(&args.data)?;
-    let human = realism::held_out_melodies(&args.data, args.bars as usize)?;
+    let human = realism::held_out_melodies(&corpus, &args.data, args.bars as usize);
     let human_features: Vec<_> = human.iter().filter_map(realism::Melody::features).collect();
     if human_features.len() < 2 {
         return Err(usage(format!(

@@ -133,7 +133,7 @@ fn validate_options(args: &TrainArgs) -> Result<TrainOptions, CliError> {
     if !(args.lr.is_finite() && args.lr > 0.0 && args.lr < 1.0) {
         return bad("--lr must be in (0, 1)");
     }
-    if args.devices == 0 || args.devices > args.batch {
+    if leitmotif_train::check_devices(args.devices, args.batch).is_err() {
         return bad("--devices must be in 1..=--batch (one row per device at least)");
     }
     Ok(TrainOptions {

@@ -10,8 +10,8 @@ use leitmotif_score::melody::ControlValue;
 use leitmotif_score::time::BarMap;
 use leitmotif_score::{KeySignatureChange, Note, Score, TempoChange, TimeSignatureChange, Track};
 use leitmotif_tokens::vocab::{
-    DENSITY_BOUNDS, INTENSITY_BOUNDS, INTENSITY_BUCKETS, TEMPOS, bucket, level_of_velocity,
-    tempo_bucket, velocity_of_level,
+    DENSITY_BOUNDS, INTENSITY_BOUNDS, INTENSITY_BUCKETS, TEMPOS, bucket, bucket_bounds,
+    level_of_velocity, tempo_bucket, velocity_of_level,
 };
 use leitmotif_tokens::{Layer, assign_layers, decode_tokens, unit_ticks};
 
@@ -414,12 +414,10 @@ fn fit_intensity(
         let quarters = slot.ticks as f64 / f64::from(ppq);
         let density = bucket(Some(lead_count as f64 / quarters), &DENSITY_BOUNDS);
         let target = intensity_bucket(density, slot.intensity, bpm, parts.len());
-        let t = usize::from(target);
-        let low = if t >= 2 { INTENSITY_BOUNDS[t - 2] } else { 0.0 };
-        let high = INTENSITY_BOUNDS
-            .get(t - 1)
-            .copied()
-            .unwrap_or(f64::INFINITY);
+        let Some((low, high)) = bucket_bounds(target, &INTENSITY_BOUNDS) else {
+            continue;
+        };
+        let low = low.max(0.0);
         // Seconds as the labels count them: at the tempo's vocabulary bucket.
         let heard_bpm = f64::from(TEMPOS[usize::from(tempo_bucket(bpm))]);
         let rate = count as f64 / (quarters * 60.0 / heard_bpm);

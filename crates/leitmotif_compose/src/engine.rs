@@ -30,7 +30,9 @@ use std::ops::RangeInclusive;
 use leitmotif_model::{Sampler, Sampling};
 use leitmotif_tokens::controls::BarControls;
 use leitmotif_tokens::grammar::Grammar;
-use leitmotif_tokens::vocab::{DENSITY_BOUNDS, DURATIONS, REGISTER_BOUNDS, UNITS_PER_QUARTER};
+use leitmotif_tokens::vocab::{
+    DENSITY_BOUNDS, DURATIONS, REGISTER_BOUNDS, UNITS_PER_QUARTER, bucket_bounds,
+};
 use leitmotif_tokens::{Layer, Token, TokenKind, VOCAB_SIZE};
 
 use crate::error::ComposeError;
@@ -163,21 +165,6 @@ impl LeadTarget {
             shortest: (u64::from(units) / fewest).clamp(1, 3),
         }
     }
-}
-
-/// The values bucket `bucket` of `bounds` holds, `(low, high]` as
-/// [`bucket`](leitmotif_tokens::vocab::bucket) assigns them (infinite at the open ends;
-/// `None` for bucket 0, which means "empty", and past the last).
-fn bucket_bounds(bucket: u8, bounds: &[f64]) -> Option<(f64, f64)> {
-    let b = usize::from(bucket);
-    (1..=bounds.len() + 1).contains(&b).then(|| {
-        let low = if b >= 2 {
-            bounds[b - 2]
-        } else {
-            f64::NEG_INFINITY
-        };
-        (low, bounds.get(b - 1).copied().unwrap_or(f64::INFINITY))
-    })
 }
 
 /// The lead layer's progress through its bar target.
@@ -444,20 +431,17 @@ impl<'r, D: Decoder> Engine<'r, D> {
         for token in bar.controls.tokens() {
             match token {
                 Token::Density(_) if let Some((range, _)) = &bar.free.density => {
-                    if let Token::Density(d) =
-                        self.choose(|t| matches!(t, Token::Density(d) if range.contains(&d)))?
-                    {
-                        controls.density = d;
-                    }
+                    controls.density = self.choose(|t| match t {
+                        Token::Density(d) if range.contains(&d) => Some(d),
+                        _ => None,
+                    })?;
                 }
                 Token::Register(planned) if let Some(free) = &bar.free.register => {
                     let register = match free {
-                        FreeRegister::Pick(range) => match self
-                            .choose(|t| matches!(t, Token::Register(r) if range.contains(&r)))?
-                        {
-                            Token::Register(r) => r,
-                            _ => planned,
-                        },
+                        FreeRegister::Pick(range) => self.choose(|t| match t {
+                            Token::Register(r) if range.contains(&r) => Some(r),
+                            _ => None,
+                        })?,
                         FreeRegister::Keep => {
                             let held = self.held_register.unwrap_or(planned);
                             self.feed(Token::Register(held))?;
@@ -514,10 +498,13 @@ impl<'r, D: Decoder> Engine<'r, D> {
         Ok(())
     }
 
-    /// Lets the model pick one of the tokens `wanted` accepts (and the grammar allows).
-    fn choose(&mut self, wanted: impl Fn(Token) -> bool) -> Result<Token, ComposeError> {
+    /// Lets the model pick one of the control tokens `bucket` gives a bucket for (and the
+    /// grammar allows); returns that bucket.
+    fn choose(&mut self, bucket: impl Fn(Token) -> Option<u8>) -> Result<u8, ComposeError> {
         let mut mask: Vec<bool> = (0..VOCAB_SIZE as u32)
-            .map(|id| Token::from_id(id).is_some_and(|t| wanted(t) && self.grammar.accepts(t)))
+            .map(|id| {
+                Token::from_id(id).is_some_and(|t| bucket(t).is_some() && self.grammar.accepts(t))
+            })
             .collect();
         if !mask.contains(&true) {
             return Err(ComposeError::Constraint(format!(
@@ -527,7 +514,9 @@ impl<'r, D: Decoder> Engine<'r, D> {
         }
         let token = self.pick(&mut mask)?;
         self.feed(token)?;
-        Ok(token)
+        bucket(token).ok_or_else(|| {
+            ComposeError::Constraint(format!("{token:?} was picked outside the mask"))
+        })
     }
 
     /// Whether a note of `layer` can start somewhere in the current bar.

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use leitmotif_score::theory::{Mode, Scale};
-use leitmotif_score::{Note, Role, Score, TempoChange, TimeSignatureChange, Track};
+use leitmotif_score::time::Meter;
+use leitmotif_score::{DEFAULT_PPQ, Note, Role, Score, TempoChange, TimeSignatureChange, Track};
 use leitmotif_tokens::fnv::Fnv1a;
 use leitmotif_tokens::vocab::METERS;
 use leitmotif_tokens::{Corpus, Layer, Split};
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use crate::composer::Composer;
 use crate::error::ComposeError;
-use crate::realism::melody_of;
+use crate::realism::Melody;
 use crate::request::Request;
 
 /// Where a clip came from.
@@ -66,7 +67,7 @@ impl Prompt {
 pub struct HumanTune {
     /// The prompt it gives.
     pub prompt: Prompt,
-    /// Its first bars (480 ticks a quarter).
+    /// Its first bars ([`DEFAULT_PPQ`] ticks a quarter).
     pub notes: Vec<Note>,
 }
 
@@ -163,27 +164,24 @@ pub fn human_tunes(
 /// `bars` bars and has notes in each of them.
 fn human_tune(dir: &Path, path: &Path, bars: u32) -> Option<HumanTune> {
     let score = leitmotif_score::read_score(&dir.join(path)).ok()?;
-    let (notes, taken) = melody_of(&score, bars as usize);
-    if taken < bars as usize || notes.len() < 2 {
+    let melody = Melody::of(&score, bars as usize);
+    if melody.bars < bars as usize || melody.notes().len() < 2 {
         return None;
     }
-    let score = score.at_resolution(480);
-    let end = leitmotif_score::time::BarMap::new(&score)
-        .bars()
-        .get(bars as usize - 1)?
-        .end();
+    let conductor = &melody.score;
+    let end = conductor.end_tick;
     let changes =
         |ticks: &mut dyn Iterator<Item = u64>| ticks.filter(|&t| t > 0 && t < end).count();
-    if changes(&mut score.time_signatures.iter().map(|t| t.tick)) > 0
-        || changes(&mut score.tempos.iter().map(|t| t.tick)) > 0
+    if changes(&mut conductor.time_signatures.iter().map(|t| t.tick)) > 0
+        || changes(&mut conductor.tempos.iter().map(|t| t.tick)) > 0
     {
         return None;
     }
-    let meter = score
+    let meter = conductor
         .time_signatures
         .first()
         .map_or((4, 4), |t| (t.numerator, t.denominator));
-    let bpm = score.tempos.first().map_or(DEFAULT_BPM, |t| t.bpm());
+    let bpm = conductor.tempos.first().map_or(DEFAULT_BPM, |t| t.bpm());
     Some(HumanTune {
         prompt: Prompt {
             source: path.to_path_buf(),
@@ -192,25 +190,28 @@ fn human_tune(dir: &Path, path: &Path, bars: u32) -> Option<HumanTune> {
             bpm: bpm.round(),
             bars,
         },
-        notes,
+        notes: melody.notes().to_vec(),
     })
 }
 
-/// A clip's score: `notes` (at 480 ticks a quarter) cut to the prompt's bars, at one
+/// A clip's score: `notes` (at [`DEFAULT_PPQ`] ticks a quarter) cut to the prompt's bars, at one
 /// loudness, on one instrument, in the prompt's meter and tempo.
 ///
 /// # Errors
 /// [`ComposeError::Score`] for a tempo MIDI cannot hold.
 pub fn clip_score(prompt: &Prompt, notes: &[Note]) -> Result<Score, ComposeError> {
-    let mut score = Score::new(480);
+    let mut score = Score::new(DEFAULT_PPQ);
     score.tempos.push(TempoChange::from_bpm(0, prompt.bpm)?);
-    score.time_signatures.push(TimeSignatureChange {
-        tick: 0,
+    let meter = Meter {
         numerator: prompt.meter.0,
         denominator: prompt.meter.1,
+    };
+    score.time_signatures.push(TimeSignatureChange {
+        tick: 0,
+        numerator: meter.numerator,
+        denominator: meter.denominator,
     });
-    let bar = 480 * 4 * u64::from(prompt.meter.0) / u64::from(prompt.meter.1.max(1));
-    let end = bar * u64::from(prompt.bars);
+    let end = meter.ticks_per_bar(DEFAULT_PPQ) * u64::from(prompt.bars);
     let mut track = Track::new("melody", Role::Melody, PROGRAM, 0);
     track.notes = notes
         .iter()
@@ -256,7 +257,9 @@ pub fn listening_set(
         let request = request_for(&tune.prompt, seed.wrapping_add(i as u64));
         let written = |composer: &Composer| -> Result<Vec<Note>, ComposeError> {
             let composition = composer.compose(&request)?;
-            Ok(melody_of(&composition.score, tune.prompt.bars as usize).0)
+            Ok(Melody::of(&composition.score, tune.prompt.bars as usize)
+                .notes()
+                .to_vec())
         };
         let mut clips = vec![
             (Origin::Model, written(model)?),

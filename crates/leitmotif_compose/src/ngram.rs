@@ -2,7 +2,7 @@
 //! are compared with, writing music through the same constrained decoding (grammar, key,
 //! controls), so a listener compares models and not rules.
 
-use leitmotif_model::{ModelError, TokenDecoder};
+use leitmotif_model::{ModelError, TokenDecoder, check_ids};
 use leitmotif_tokens::ngram::KneserNey;
 use leitmotif_tokens::{Corpus, Split, VOCAB_SIZE};
 
@@ -53,10 +53,7 @@ impl TokenDecoder for NgramDecoder {
         if tokens.is_empty() {
             return Err(ModelError::Empty);
         }
-        let vocab_size = self.model.vocab();
-        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= vocab_size) {
-            return Err(ModelError::TokenOutOfRange { token, vocab_size });
-        }
+        check_ids(tokens, self.model.vocab())?;
         state.extend_from_slice(tokens);
         let keep = self.model.order().saturating_sub(1);
         if state.len() > keep {

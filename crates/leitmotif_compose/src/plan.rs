@@ -222,7 +222,7 @@ fn intensity_token(
 
 /// What the model chooses itself in a bar planned with `planned`: a density asked for as
 /// [`Curve::Around`](crate::request::Curve::Around) lets it pick any bucket within one of
-/// the planned one.
+/// the planned one, a register asked for so, one for each phrase.
 fn free_for(
     request: &Request,
     setup: &Setup,

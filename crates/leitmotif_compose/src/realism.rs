@@ -7,7 +7,7 @@ use std::path::Path;
 
 use leitmotif_score::theory::{Mode, PitchClass, Scale};
 use leitmotif_score::time::BarMap;
-use leitmotif_score::{Note, Score};
+use leitmotif_score::{DEFAULT_PPQ, Note, Score};
 use leitmotif_tokens::ngram::KneserNey;
 use leitmotif_tokens::{Corpus, Layer, Split, Style, assign_layers, encode_ids};
 use serde::Serialize;
@@ -83,8 +83,8 @@ pub fn features(notes: &[Note], bars: usize) -> Option<Features> {
 /// A melody measured: a score holding only a lead melody, cut to its first bars.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Melody {
-    /// The melody track alone, with the piece's tempo, meter and key, at 480 ticks a
-    /// quarter.
+    /// The melody track alone, with the piece's tempo, meter and key, at
+    /// [`DEFAULT_PPQ`] ticks a quarter.
     pub score: Score,
     /// How many bars it spans.
     pub bars: usize,
@@ -94,7 +94,7 @@ impl Melody {
     /// The lead melody of `score` (its melody track, or its first track with notes) in its
     /// first `bars` bars.
     pub fn of(score: &Score, bars: usize) -> Self {
-        let mut score = score.at_resolution(480).into_owned();
+        let mut score = score.at_resolution(DEFAULT_PPQ).into_owned();
         let layers = assign_layers(&score);
         let track = layers
             .iter()
@@ -144,37 +144,14 @@ impl Melody {
     }
 }
 
-/// The lead melody of `score` (its melody track, or its first track with notes) in its
-/// first `bars` bars, at 480 ticks a quarter; and how many bars that is.
-pub fn melody_of(score: &Score, bars: usize) -> (Vec<Note>, usize) {
-    let melody = Melody::of(score, bars);
-    (melody.notes().to_vec(), melody.bars)
-}
-
-/// The held-out (validation-split) melodies of a folder of .mid files, the first `bars`
-/// bars of each.
-///
-/// # Errors
-/// [`ComposeError::Request`] when the folder holds no usable file.
-pub fn held_out_melodies(dir: &Path, bars: usize) -> Result<Vec<Melody>, ComposeError> {
-    let corpus = Corpus::load(dir).map_err(|e| ComposeError::Request(e.to_string()))?;
-    Ok(corpus
+/// The held-out (validation-split) melodies of `corpus`, loaded from `dir`, the first
+/// `bars` bars of each.
+pub fn held_out_melodies(corpus: &Corpus, dir: &Path, bars: usize) -> Vec<Melody> {
+    corpus
         .split(Split::Validation)
         .filter_map(|piece| leitmotif_score::read_score(&dir.join(&piece.path)).ok())
         .map(|score| Melody::of(&score, bars))
-        .collect())
-}
-
-/// Features of the held-out (validation-split) melodies of a folder of .mid files, the first
-/// `bars` bars of each.
-///
-/// # Errors
-/// [`ComposeError::Request`] when the folder holds no usable file.
-pub fn held_out(dir: &Path, bars: usize) -> Result<Vec<Features>, ComposeError> {
-    Ok(held_out_melodies(dir, bars)?
-        .iter()
-        .filter_map(Melody::features)
-        .collect())
+        .collect()
 }
 
 /// Bits per token of `melodies` under `judge` (an n-gram model fit on the training split:
@@ -224,17 +201,6 @@ pub fn generated_melodies(
             Ok(Melody::of(&composition.score, request.bars as usize))
         })
         .collect()
-}
-
-/// Features of each request's melody as `composer` writes it.
-///
-/// # Errors
-/// What [`Composer::compose`] returns.
-pub fn generated(composer: &Composer, requests: &[Request]) -> Result<Vec<Features>, ComposeError> {
-    Ok(generated_melodies(composer, requests)?
-        .iter()
-        .filter_map(Melody::features)
-        .collect())
 }
 
 /// The overlapped area of two samples' Gaussian kernel densities (Silverman's bandwidth,

@@ -32,3 +32,14 @@ pub enum ModelError {
         input: usize,
     },
 }
+
+/// Checks that every id of `tokens` is below `vocab_size`.
+///
+/// # Errors
+/// [`ModelError::TokenOutOfRange`] naming the first id that is not.
+pub fn check_ids(tokens: &[u32], vocab_size: usize) -> Result<(), ModelError> {
+    match tokens.iter().find(|&&t| t as usize >= vocab_size) {
+        Some(&token) => Err(ModelError::TokenOutOfRange { token, vocab_size }),
+        None => Ok(()),
+    }
+}

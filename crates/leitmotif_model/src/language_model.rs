@@ -6,7 +6,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::error::ModelError;
+use crate::error::{ModelError, check_ids};
 
 /// A next-token model over token ids, trained on whole sequences and decoded one token at a
 /// time with a caller-owned state.
@@ -88,12 +88,8 @@ pub fn token_tensor<B: Backend, R: AsRef<[u32]>>(
                 other: row.len(),
             });
         }
-        for &token in row {
-            if token as usize >= vocab_size {
-                return Err(ModelError::TokenOutOfRange { token, vocab_size });
-            }
-            ids.push(i64::from(token));
-        }
+        check_ids(row, vocab_size)?;
+        ids.extend(row.iter().map(|&token| i64::from(token)));
     }
     Ok(Tensor::from_data(
         TensorData::new(ids, [rows.len(), seq]),

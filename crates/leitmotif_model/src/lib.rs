@@ -60,7 +60,7 @@ pub use backend::{CpuBackend, CpuDevice};
 #[cfg(feature = "wgpu")]
 pub use backend::{GpuBackend, SharedWgpu};
 pub use decode::{BatchDecoder, BurnDecoder, TokenDecoder};
-pub use error::ModelError;
+pub use error::{ModelError, check_ids};
 pub use host::{HostCache, HostLstm, HostLstmState, HostModel, HostTransformer};
 pub use language_model::{LanguageModel, next_token_loss, token_tensor};
 pub use lstm::{FusedLstm, FusedLstmConfig, LstmState};

@@ -452,6 +452,20 @@ pub fn bucket(value: Option<f64>, bounds: &[f64]) -> u8 {
     u8::try_from(index + 1).unwrap_or(u8::MAX)
 }
 
+/// The values bucket `bucket` of `bounds` holds, `(low, high]` as [`bucket`] assigns them
+/// (infinite at the open ends; `None` for bucket 0, which means "empty", and past the last).
+pub fn bucket_bounds(bucket: u8, bounds: &[f64]) -> Option<(f64, f64)> {
+    let b = usize::from(bucket);
+    (1..=bounds.len() + 1).contains(&b).then(|| {
+        let low = if b >= 2 {
+            bounds[b - 2]
+        } else {
+            f64::NEG_INFINITY
+        };
+        (low, bounds.get(b - 1).copied().unwrap_or(f64::INFINITY))
+    })
+}
+
 /// The index of the tempo bucket nearest to `bpm` in log scale.
 pub fn tempo_bucket(bpm: f64) -> u8 {
     let target = bpm.max(1.0).ln();

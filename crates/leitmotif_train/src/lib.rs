@@ -43,5 +43,5 @@ pub mod train;
 pub use error::TrainError;
 pub use eval::{EvalReport, control_accuracy, model_bits, ngram_bits};
 pub use parallel::{check_devices, train_step_parallel};
-pub use step::{TrainBackend, TrainDevice, make_trainable, train_step};
+pub use step::{TrainBackend, TrainDevice, train_step};
 pub use train::{TrainEvent, TrainOptions, TrainSummary, train};

@@ -33,9 +33,8 @@ use crate::step::train_step;
 /// `devices` may repeat a device: on the CPU backend, whose one device is shared, `n` entries
 /// run `n` workers in parallel threads. With one device this is [`train_step`].
 ///
-/// Replicas train the parameters whose tensors require gradients, as burn's `fork` does;
-/// call [`make_trainable`](crate::step::make_trainable) once on a freshly built or loaded
-/// model so that is all of them, as on one device.
+/// Replicas train the parameters whose tensors require gradients, as burn's `fork` does
+/// (every parameter of the shipped models, as built and as loaded).
 ///
 /// Returns the updated model (on `devices[0]`) and the batch's loss before the update.
 ///

@@ -3,9 +3,9 @@
 //! [`parallel`](crate::parallel).
 
 use burn::backend::{Autodiff, Flex};
-use burn::module::{AutodiffModule, ModuleMapper, Param};
+use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor};
 use leitmotif_model::{CpuDevice, LanguageModel, next_token_loss};
 
@@ -52,31 +52,4 @@ where
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let model = optimizer.step(learning_rate, model, grads);
     (model, loss.into_scalar().elem::<f32>())
-}
-
-/// Makes every float parameter of `model` a trainable leaf of the autodiff graph.
-///
-/// burn trains a parameter only when its tensor is a leaf that requires gradients. A
-/// parameter built from a tracked operation at initialisation (the fused LSTM's gate bias is
-/// `slice_fill`ed from a fresh tensor) is neither: it gets no gradient on the first step,
-/// and once saved and loaded, or forked to another device, none ever again. [`train`] calls
-/// this on every model it trains, whatever the device count, so all parameters learn and
-/// data-parallel replicas (which, like burn's `fork`, keep each tensor's flag) learn the same
-/// parameters as one device. It also initialises lazy parameters.
-///
-/// Every float parameter becomes trainable, so use it only on models meant to be trained
-/// whole.
-///
-/// [`train`]: crate::train::train
-pub fn make_trainable<B: AutodiffBackend, M: AutodiffModule<B>>(model: M) -> M {
-    model.map(&mut Trainable)
-}
-
-/// The mapper behind [`make_trainable`].
-struct Trainable;
-
-impl<B: Backend> ModuleMapper<B> for Trainable {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        param.map(|tensor| tensor.detach().require_grad())
-    }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Batcher, pad_id, validation_windows};
 use crate::error::TrainError;
 use crate::parallel::{check_devices, train_step_parallel};
-use crate::step::{TrainBackend, TrainDevice, make_trainable};
+use crate::step::{TrainBackend, TrainDevice};
 
 /// What a training run is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,9 +249,6 @@ where
     options.batch = options.batch.max(1);
     options.seq_len = options.seq_len.max(2);
     check_devices(options.devices, options.batch)?;
-    // Fresh, `--init` and resumed models alike: without this the LSTM's gate bias would skip
-    // its first step, and never train at all after loading or on data-parallel replicas.
-    model = make_trainable(model);
     // The CPU backend has one device: data-parallel workers share it, one thread each.
     let devices = vec![device; options.devices];
     let tokens_per_step = options.batch * options.seq_len;

@@ -13,8 +13,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use leitmotif_model::{LanguageModel, MelodyRnnConfig, MotifTransformerConfig, weights};
 use leitmotif_tokens::{Corpus, Piece, Split, Style, VOCAB_SIZE};
 use leitmotif_train::{
-    TrainBackend, TrainDevice, TrainError, TrainOptions, make_trainable, train_step,
-    train_step_parallel,
+    TrainBackend, TrainDevice, TrainError, TrainOptions, train_step, train_step_parallel,
 };
 
 const VOCAB: usize = 24;
@@ -119,17 +118,23 @@ where
     );
 }
 
-/// A model as `train` prepares it. `make_trainable` also initialises burn's lazy parameters,
-/// which matters here: a clone of an unread model draws its own random weights, so the
+/// `model` with burn's lazy parameters initialised (reading their devices reads them), which
+/// matters here: a clone of an unread model draws its own random weights, so the
 /// comparisons below need one initialised model, cloned.
+fn initialised<B: AutodiffBackend, M: AutodiffModule<B>>(model: M) -> M {
+    let _ = model.devices();
+    model
+}
+
+/// A tiny LSTM, initialised.
 fn rnn() -> impl LanguageModel<TrainBackend> + AutodiffModule<TrainBackend> {
     let config = MelodyRnnConfig::tiny(VOCAB).with_dropout(0.0);
-    make_trainable(config.init::<TrainBackend>(&TrainDevice::default()))
+    initialised(config.init::<TrainBackend>(&TrainDevice::default()))
 }
 
 fn transformer() -> impl LanguageModel<TrainBackend> + AutodiffModule<TrainBackend> {
     let config = MotifTransformerConfig::tiny(VOCAB).with_dropout(0.0);
-    make_trainable(config.init::<TrainBackend>(&TrainDevice::default()))
+    initialised(config.init::<TrainBackend>(&TrainDevice::default()))
 }
 
 /// Padding per row, so the rows count 16, 4, 13, 1 and 9 targets and the shards of a split
@@ -244,12 +249,12 @@ fn bad_device_lists_and_rows_are_typed_errors() {
     ));
 }
 
-/// A model loaded from weights, made trainable, learns in every parameter tensor on a
+/// A model loaded from weights learns in every parameter tensor on a
 /// data-parallel step, the LSTM's gate bias included (burn would leave a loaded, or forked,
 /// bias without gradients otherwise).
 #[test]
 fn every_parameter_of_a_loaded_model_learns_on_two_workers() {
-    let model = make_trainable(loaded_rnn());
+    let model = initialised(loaded_rnn());
     let before = tensors(&model);
     let mut sgd = SgdConfig::new().init();
     let tokens = cpu_tokens(&PADS, 17, 13);
@@ -359,9 +364,9 @@ mod wgpu {
     use burn::backend::Autodiff;
     use burn::backend::wgpu::WgpuDevice;
     use leitmotif_model::{GpuBackend, MelodyRnnConfig, probe_wgpu};
-    use leitmotif_train::{TrainError, make_trainable, train_step_parallel};
+    use leitmotif_train::{TrainError, train_step_parallel};
 
-    use super::{PADS, VOCAB, assert_parallel_step_matches, padded_tokens};
+    use super::{PADS, VOCAB, assert_parallel_step_matches, initialised, padded_tokens};
 
     type GpuTrain = Autodiff<GpuBackend>;
 
@@ -389,7 +394,7 @@ mod wgpu {
     fn two_wgpu_devices_step_like_one() {
         let Some(devices) = two_devices() else { return };
         let config = MelodyRnnConfig::tiny(VOCAB).with_dropout(0.0);
-        let model = make_trainable(config.init::<GpuTrain>(&devices[0]));
+        let model = initialised(config.init::<GpuTrain>(&devices[0]));
         assert_parallel_step_matches(model, &PADS, &devices);
     }
 
@@ -397,7 +402,7 @@ mod wgpu {
     fn a_model_off_the_first_device_is_a_typed_error() {
         let Some(devices) = two_devices() else { return };
         let config = MelodyRnnConfig::tiny(VOCAB).with_dropout(0.0);
-        let model = make_trainable(config.init::<GpuTrain>(&devices[1]));
+        let model = initialised(config.init::<GpuTrain>(&devices[1]));
         let tokens = padded_tokens::<GpuTrain>(&[0; 4], 9, 1, &devices[0]);
         let mut sgd = burn::optim::SgdConfig::new().init();
         let result = train_step_parallel(model, &mut sgd, tokens, 0.1, Some(0), &devices);
@@ -442,7 +447,7 @@ fn loaded_rnn() -> impl LanguageModel<TrainBackend> + AutodiffModule<TrainBacken
 }
 
 /// The LSTM's parameters are trainable leaves as built and as loaded: one plain step moves
-/// every one of them without [`make_trainable`] (its gate bias once got no gradient).
+/// every one of them (a loaded LSTM's gate bias once got none).
 #[test]
 fn a_fresh_and_a_loaded_lstm_train_every_parameter_with_the_plain_step() {
     plain_step_moves_every_parameter("fresh", rnn());

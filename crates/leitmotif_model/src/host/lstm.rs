@@ -269,13 +269,7 @@ impl HostLstm {
     }
 
     fn check_ids(&self, tokens: &[u32]) -> Result<(), ModelError> {
-        match tokens.iter().find(|&&t| t as usize >= self.vocab) {
-            Some(&token) => Err(ModelError::TokenOutOfRange {
-                token,
-                vocab_size: self.vocab,
-            }),
-            None => Ok(()),
-        }
+        crate::error::check_ids(tokens, self.vocab)
     }
 
     /// Sizes an empty state for `batch` sequences, or checks that it holds that many.

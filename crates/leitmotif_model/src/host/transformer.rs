@@ -291,13 +291,7 @@ impl HostTransformer {
     }
 
     fn check_ids(&self, tokens: &[u32]) -> Result<(), ModelError> {
-        match tokens.iter().find(|&&t| t as usize >= self.vocab) {
-            Some(&token) => Err(ModelError::TokenOutOfRange {
-                token,
-                vocab_size: self.vocab,
-            }),
-            None => Ok(()),
-        }
+        crate::error::check_ids(tokens, self.vocab)
     }
 
     /// The blocks over `tokens`, which are the sequences of `segments` one after another,
