@@ -178,15 +178,8 @@ impl Context {
     /// The last bar of a loop: the chord leading best back to `first`, given the melody.
     fn cadence_to(&self, first: Chord, weights: &[f64; 12]) -> Chord {
         self.argmax(|c| {
-            let lead = match (first.root.interval_to(c.root), c.quality) {
-                // The first chord itself only when it is the only candidate.
-                _ if c == first => -1e6,
-                (7, ChordQuality::Major) => 0.6,
-                (7, ChordQuality::Minor) => 0.4,
-                (11, ChordQuality::Diminished) => 0.35,
-                (5, _) => 0.2,
-                _ => 0.0,
-            };
+            // The first chord itself only when it is the only candidate.
+            let lead = if c == first { -1e6 } else { lead(c, first) };
             fit(c, weights) + lead
         })
     }
@@ -214,6 +207,96 @@ impl Context {
         let b = self.best(&second, Some(a), |_| 0.0);
         let gain = fit(a, &first) + fit(b, &second) - fit(whole, &first) - fit(whole, &second);
         (a != b && gain >= SPLIT_GAIN).then_some((mid, a, b))
+    }
+}
+
+/// How strongly `chord` leads to `target`: its dominant (major, then minor), its
+/// leading-tone triad, its subdominant, else not at all.
+fn lead(chord: Chord, target: Chord) -> f64 {
+    match (target.root.interval_to(chord.root), chord.quality) {
+        (7, ChordQuality::Major) => 0.6,
+        (7, ChordQuality::Minor) => 0.4,
+        (11, ChordQuality::Diminished) => 0.35,
+        (5, _) => 0.2,
+        _ => 0.0,
+    }
+}
+
+/// Bonus for a pivot chord whose tones all belong to the new key as well as the old.
+const PIVOT_COMMON: f64 = 0.2;
+
+/// The chord that prepares a move from the key of `from` into the key of `to`, sounding
+/// over `start..end` of `bar` at the end of the music in the old key: the chord that best
+/// leads to the new key's tonic triad given the melody sounding there.
+///
+/// The candidates are the old key's triads (see [`ArrangeSettings::allowed`]) and the new
+/// key's major dominant, but neither key's tonic triad (the pivot moves the harmony). A
+/// candidate scores its fit to the melody (as in [`harmony`]), how it leads to the new
+/// tonic (dominant 0.6, minor dominant 0.4, leading-tone triad 0.35, subdominant 0.2) and
+/// [`PIVOT_COMMON`] when all its tones belong to the new key too, so it is a pivot chord
+/// of both keys. With no melody there the new key's dominant wins. Ties go to the earlier
+/// candidate: the old key's triads by root from C, then the dominant.
+pub fn pivot(
+    melody: &[Note],
+    bar: &BarSlot,
+    start: u64,
+    end: u64,
+    from: &ArrangeSettings,
+    to: &ArrangeSettings,
+) -> Chord {
+    let weights = histogram(melody, bar, start, end, from.ppq);
+    let old = Context::new(from);
+    let new = Context::new(to);
+    let dominant = Chord::new(new.tonic.transpose(7), ChordQuality::Major);
+    let mut candidates = old.candidates.clone();
+    if !candidates.contains(&dominant) {
+        candidates.push(dominant);
+    }
+    candidates.retain(|&c| c != old.tonic_chord && c != new.tonic_chord);
+    let in_new = |c: Chord| {
+        c.pitch_classes()
+            .iter()
+            .all(|pc| to.allowed[usize::from(pc.index())])
+    };
+    let score = |c: Chord| {
+        let common = if in_new(c) { PIVOT_COMMON } else { 0.0 };
+        fit(c, &weights) + lead(c, new.tonic_chord) + common
+    };
+    let mut best = (dominant, f64::NEG_INFINITY);
+    for c in candidates {
+        let s = score(c);
+        if s > best.1 + 1e-12 {
+            best = (c, s);
+        }
+    }
+    best.0
+}
+
+/// The pitch nearest to `pitch` whose pitch class is a tone of `chord` (the lower one on a
+/// tie), within `0..=127`: how a part's note moves onto a new chord.
+pub fn nearest_chord_tone(pitch: u8, chord: Chord) -> u8 {
+    let pitch = pitch.min(127);
+    let tone = |p: u8| chord.contains(PitchClass::from_midi(p));
+    for distance in 0..12u8 {
+        if let Some(below) = pitch.checked_sub(distance).filter(|&p| tone(p)) {
+            return below;
+        }
+        if let Some(above) = pitch.checked_add(distance).filter(|&p| p <= 127 && tone(p)) {
+            return above;
+        }
+    }
+    pitch
+}
+
+/// The pitch nearest to `pitch` whose pitch class is `chord`'s root (the lower one on a
+/// tie), within `0..=127`: where a bass moves onto a new chord.
+pub fn nearest_root(pitch: u8, chord: Chord) -> u8 {
+    let pitch = pitch.min(127);
+    let up = chord.root.interval_to(PitchClass::from_midi(pitch));
+    // `up` semitones above the root below (or at) `pitch`; the one above is 12 - up away.
+    match pitch.checked_sub(up) {
+        Some(below) if up <= 6 || pitch + (12 - up) > 127 => below,
+        _ => pitch + (12 - up),
     }
 }
 
@@ -356,6 +439,81 @@ mod tests {
             6,
             "every major and minor triad holding D: {names:?}"
         );
+    }
+
+    /// A key's settings as the composer passes them: a minor key allows its raised sixth
+    /// and seventh.
+    fn key(tonic: PitchClass, mode: Mode) -> ArrangeSettings {
+        let mut allowed = Scale::new(tonic, mode).mask();
+        if mode == Mode::NaturalMinor {
+            for raised in [9, 11] {
+                allowed[usize::from(tonic.transpose(raised).index())] = true;
+            }
+        }
+        ArrangeSettings::new(480, allowed, tonic)
+    }
+
+    fn name(c: Chord) -> String {
+        c.to_string()
+    }
+
+    #[test]
+    fn a_pivot_leads_into_the_new_key_and_fits_the_melody() {
+        let bar = BarSlot {
+            start: 0,
+            ticks: 1920,
+            meter: leitmotif_score::time::Meter::COMMON,
+            intensity: 0.5,
+        };
+        let held = |pitch: u8| {
+            vec![Note {
+                start: 960,
+                duration: 960,
+                pitch,
+                velocity: 80,
+            }]
+        };
+        let e_major = key(PitchClass::E, Mode::Major);
+        let e_minor = key(PitchClass::E, Mode::NaturalMinor);
+        let c_major = key(PitchClass::C, Mode::Major);
+        let a_minor = key(PitchClass::A, Mode::NaturalMinor);
+        // No melody: the new key's dominant, even where the old key lacks its third.
+        assert_eq!(name(pivot(&[], &bar, 960, 1920, &e_major, &e_minor)), "B");
+        assert_eq!(name(pivot(&[], &bar, 960, 1920, &c_major, &a_minor)), "E");
+        // A melody on the dominant's tones keeps it; one holding a note it lacks gets a
+        // chord of the old key that holds that note and leads on (never either tonic).
+        assert_eq!(
+            name(pivot(&held(71), &bar, 960, 1920, &e_major, &e_minor)),
+            "B"
+        );
+        let on_e = pivot(&held(64), &bar, 960, 1920, &e_major, &e_minor);
+        assert_eq!(name(on_e), "A", "IV of E major, subdominant of E minor");
+        let on_c = pivot(&held(72), &bar, 960, 1920, &c_major, &a_minor);
+        assert_eq!(name(on_c), "F", "IV of C major, VI of A minor, holding C");
+        // Only the window's melody counts.
+        assert_eq!(
+            name(pivot(&held(64), &bar, 0, 960, &e_major, &e_minor)),
+            "B"
+        );
+    }
+
+    #[test]
+    fn parts_move_to_the_nearest_tone_of_a_new_chord() {
+        let b_major = Chord::new(PitchClass::B, ChordQuality::Major);
+        // E4 (64) lies between D#4 (63) and F#4 (66); G4 (67) between F#4 and B4.
+        assert_eq!(nearest_chord_tone(64, b_major), 63);
+        assert_eq!(nearest_chord_tone(67, b_major), 66);
+        assert_eq!(nearest_chord_tone(71, b_major), 71);
+        assert_eq!(nearest_chord_tone(127, b_major), 126);
+        assert_eq!(nearest_chord_tone(0, b_major), 3);
+        // Roots: E2 (40) to B1 (35), G2 (43) to B2 (47), the lower on a tritone.
+        assert_eq!(nearest_root(40, b_major), 35);
+        assert_eq!(nearest_root(43, b_major), 47);
+        assert_eq!(nearest_root(41, b_major), 35);
+        assert_eq!(nearest_root(2, b_major), 11);
+        let g = Chord::new(PitchClass::G, ChordQuality::Major);
+        assert_eq!(nearest_root(125, g), 127);
+        assert_eq!(nearest_root(126, g), 127);
     }
 
     #[test]

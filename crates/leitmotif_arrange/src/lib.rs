@@ -94,6 +94,14 @@
 //! [`shape_velocities`] gives existing notes (the model's melody) the velocity of their bar
 //! and position, blended 75 % with 25 % of their own velocity so their contour survives.
 //!
+//! **Pivots** ([`pivot`], [`nearest_chord_tone`], [`nearest_root`]). Music about to move
+//! into another key ends on a chord that prepares it: over the last beats of the old key,
+//! the candidates are the old key's triads and the new key's major dominant (neither
+//! key's tonic triad); each scores its fit to the melody there, how it leads to the new
+//! tonic (dominant 0.6, minor dominant 0.4, leading-tone triad 0.35, subdominant 0.2) and
+//! 0.2 more when all its tones belong to the new key too. The parts then move their notes
+//! to the nearest tones of the chord (the bass's first to its root).
+//!
 //! **Given chords** ([`progression`], [`arrange_on`]). A chord progression replaces the
 //! harmony analysis: one chord per bar, cycling when the piece is longer; the parts are
 //! written on it by the same rules. [`chord_tone_share`] measures how many melody notes on
@@ -122,7 +130,7 @@ pub use chords::chords;
 pub use drums::drums;
 pub use dynamics::{shape_velocities, velocity};
 pub use grid::MeterFamily;
-pub use harmony::{HarmonySpan, harmony};
+pub use harmony::{HarmonySpan, harmony, nearest_chord_tone, nearest_root, pivot};
 pub use humanize::{Feel, Humanizer};
 pub use progression::{ChordToneShare, chord_tone_share, progression, strong_beat};
 pub use settings::{ArrangeError, ArrangeSettings, BarSlot};

@@ -318,8 +318,11 @@ pub(crate) fn setup(request: &Request) -> Result<Setup, ComposeError> {
             let continuing = matches!(request.task, Task::Continue { .. });
             Ok(Setup {
                 style,
+                // An infill keeps the score's key; a requested key written with the same
+                // signature names its mode (a signature alone cannot tell G mixolydian,
+                // written with G major's, from G major).
                 scale: match request.key {
-                    Some(key) if continuing => key,
+                    Some(key) if continuing || signature_of(key) == (sharps, minor) => key,
                     _ => scale_of(sharps, minor),
                 },
                 bpm: if continuing {
@@ -539,11 +542,17 @@ pub(crate) fn plan(
                     GenBar {
                         controls: c,
                         origin: span.start / unit,
-                        intervals: allowed_intervals(if c.minor {
-                            Mode::NaturalMinor
-                        } else {
-                            Mode::Major
-                        }),
+                        // The bar's key, in the requested mode where that key is
+                        // written with the bar's signature.
+                        intervals: allowed_intervals(
+                            if signature_of(setup.scale) == (c.sharps, c.minor) {
+                                setup.scale.mode
+                            } else if c.minor {
+                                Mode::NaturalMinor
+                            } else {
+                                Mode::Major
+                            },
+                        ),
                         arrival: None,
                         register_window: true,
                         lead: None,

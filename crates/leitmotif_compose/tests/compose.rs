@@ -391,6 +391,70 @@ fn infill_changes_only_the_chosen_bars_and_layer() {
 }
 
 #[test]
+fn an_infill_asked_in_a_mode_keeps_it_where_the_signature_cannot_name_it() {
+    // G mixolydian is written with G major's signature (one sharp): an infill asked in G
+    // mixolydian rewrites its bars in it (F natural, never F sharp); asked in no key, the
+    // signature's G major.
+    let g_mixolydian = Scale::new(PitchClass::G, Mode::Mixolydian);
+    let piece = compose(
+        true,
+        &Request {
+            key: Some(g_mixolydian),
+            bars: 4,
+            seed: 3,
+            ..Request::default()
+        },
+    );
+    assert_eq!(piece.key, g_mixolydian);
+    let infill = |key: Option<Scale>| {
+        compose(
+            true,
+            &Request {
+                task: Task::Infill {
+                    score: piece.score.clone(),
+                    bars: 3..=4,
+                    layer: None,
+                },
+                key,
+                seed: 8,
+                ..Request::default()
+            },
+        )
+    };
+    let kept = infill(Some(g_mixolydian));
+    assert_eq!(kept.key, g_mixolydian);
+    let mixolydian: Vec<bool> = (0..12)
+        .map(|pc| allowed(g_mixolydian).contains(&pc))
+        .collect();
+    assert!(!kept.allowed.is_empty());
+    for (start, end, mask) in &kept.allowed {
+        assert_eq!(
+            &mask[..],
+            &mixolydian[..],
+            "bar {start}..{end} masked otherwise"
+        );
+    }
+    let bars = BarMap::new(&kept.score);
+    let lo = bars.bars()[2].start;
+    let scale = allowed(g_mixolydian);
+    for note in kept
+        .score
+        .tracks
+        .iter()
+        .filter(|t| t.role != Role::Drums)
+        .flat_map(|t| &t.notes)
+    {
+        assert!(
+            note.start < lo || scale.contains(&(note.pitch % 12)),
+            "{} at {} is not in G mixolydian",
+            note.pitch,
+            note.start
+        );
+    }
+    assert_eq!(infill(None).key, Scale::new(PitchClass::G, Mode::Major));
+}
+
+#[test]
 fn a_loop_closes_on_its_first_bar() {
     let request = Request {
         layers: vec![Layer::Melody, Layer::Bass, Layer::Chords],

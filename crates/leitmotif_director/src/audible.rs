@@ -9,11 +9,12 @@
 
 use leitmotif_request::Mood;
 use leitmotif_request::request::layer_of_role;
+use leitmotif_score::Note;
 use leitmotif_tokens::Layer;
 
 use crate::clock::PPQ;
 use crate::director::Director;
-use crate::session::{Phrase, Placement, ROLES};
+use crate::session::{Phrase, Pivot, Placement, ROLES};
 
 /// Where a note sounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,7 +38,9 @@ pub struct NoteKey {
     pub pass: u32,
     /// Its layer's slot: 0 melody, 1 bass, 2 chords, 3 drums.
     pub slot: u8,
-    /// Its index among its phrase's notes of that layer.
+    /// Its index among its phrase's notes of that layer; past them (the index plus their
+    /// number) for the second half of a note a key change's pivot chord moves while it
+    /// sounds.
     pub index: u32,
 }
 
@@ -279,30 +282,40 @@ impl Director {
         let at = |rel: u64| base + rel as f64 * per_tick;
         let cut = p.end - p.start;
         let lane = Lane::Deck(deck);
+        let pivot = self.timeline.pivots.get(&p.start);
         for (slot, notes) in phrase.notes.iter().enumerate() {
-            // Sorted by start: nothing after the cut or the stretch's end.
+            // Sorted by start: nothing after the cut or the stretch's end. A note a pivot
+            // stops early sounds again on its new pitch, keyed past the phrase's notes.
             for (index, n) in notes.iter().enumerate() {
                 if n.start >= cut {
                     break;
                 }
-                let on = at(n.start);
-                if on >= hi {
+                if at(n.start) >= hi {
                     break;
                 }
-                let off = match tail {
-                    Some(stop) => at(n.start + n.duration).min(stop),
-                    None if n.start + n.duration >= cut => end,
-                    None => at(n.start + n.duration),
-                };
-                if off > lo && off > on {
-                    out.notes.push(sounding(
-                        key(p.start, phrase.id, 0, slot, index),
-                        lane,
-                        slot,
-                        n,
-                        on,
-                        off,
-                    ));
+                let (n, again) = Pivot::apply(pivot, slot, index, p.start + n.start, n);
+                let pieces =
+                    std::iter::once((index, n)).chain(again.map(|a| (notes.len() + index, a)));
+                for (index, n) in pieces {
+                    let on = at(n.start);
+                    if n.start >= cut || on >= hi {
+                        continue;
+                    }
+                    let off = match tail {
+                        Some(stop) => at(n.start + n.duration).min(stop),
+                        None if n.start + n.duration >= cut => end,
+                        None => at(n.start + n.duration),
+                    };
+                    if off > lo && off > on {
+                        out.notes.push(sounding(
+                            key(p.start, phrase.id, 0, slot, index),
+                            lane,
+                            slot,
+                            &n,
+                            on,
+                            off,
+                        ));
+                    }
                 }
             }
         }
@@ -354,14 +367,7 @@ fn key(placed: u64, phrase: u64, pass: u32, slot: usize, index: usize) -> NoteKe
     }
 }
 
-fn sounding(
-    key: NoteKey,
-    lane: Lane,
-    slot: usize,
-    n: &leitmotif_score::Note,
-    on: f64,
-    off: f64,
-) -> SoundingNote {
+fn sounding(key: NoteKey, lane: Lane, slot: usize, n: &Note, on: f64, off: f64) -> SoundingNote {
     let layer = ROLES
         .get(slot)
         .and_then(|role| layer_of_role(*role))

@@ -505,6 +505,7 @@ impl Director {
         }
         self.timeline.phrases.push(phrase);
         self.timeline.place(index, start, 0);
+        self.prepare_seam(start);
         self.started = true;
         self.failures = 0;
         Ok(())
@@ -619,6 +620,7 @@ impl Director {
         let due = self.clock.next_boundary(horizon, rule);
         let stale = due.max(horizon + 1);
         self.timeline.drop_from(stale);
+        self.release_seam();
         self.clock.truncate_from(stale);
         self.extend_to(due);
         due

@@ -1,6 +1,6 @@
 //! What the director reports: events as time advances, and phrases on the timeline.
 
-use leitmotif_score::theory::Scale;
+use leitmotif_score::theory::{Chord, Scale};
 use leitmotif_score::time::Meter;
 use leitmotif_tokens::Layer;
 
@@ -132,4 +132,7 @@ pub struct PhraseInfo {
     pub layers: Vec<Layer>,
     /// 0 for its first play, then 1, 2... for each repeat.
     pub repeat: u32,
+    /// Where its end moves onto a pivot chord that prepares the key of the music after it
+    /// (its bass and chords from that tick to its end sound the chord), and the chord.
+    pub pivot: Option<(u64, Chord)>,
 }

@@ -74,6 +74,7 @@ mod export;
 mod form;
 mod job;
 mod playback;
+mod seam;
 mod session;
 mod themes;
 

@@ -306,6 +306,11 @@ impl Director {
             key: phrase.key,
             layers: phrase.layers.clone(),
             repeat: p.repeat,
+            pivot: self
+                .timeline
+                .pivots
+                .get(&p.start)
+                .map(|pivot| (pivot.from, pivot.chord)),
         })
     }
 }

@@ -1,10 +1,12 @@
 //! What was scheduled and played: delivered phrases, where each was placed on the session
 //! timeline (and cut, or repeated), stinger overlays, and the scores rendered from them.
 
+use std::collections::BTreeMap;
+
 use leitmotif_request::Composition;
 use leitmotif_request::request::layer_of_role;
 use leitmotif_score::melody::Generation;
-use leitmotif_score::theory::{Key, Scale};
+use leitmotif_score::theory::{Chord, Key, Scale};
 use leitmotif_score::time::Meter;
 use leitmotif_score::{KeySignatureChange, Marker, Note, Role, Score, TempoChange, Track};
 use leitmotif_tokens::Layer;
@@ -233,6 +235,92 @@ pub(crate) struct Placement {
     pub repeat: u32,
 }
 
+/// The end of a placement moved onto a pivot chord that prepares the key of the music
+/// after it (see the `seam` module): its bass and chord notes starting in `from..to`
+/// sound the chord's tones instead of their own, and those held into `from` from before
+/// stop there and sound again on the chord.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pivot {
+    /// The first tick re-harmonised (a beat line).
+    pub from: u64,
+    /// The seam: the tick after the last re-harmonised one.
+    pub to: u64,
+    /// The chord.
+    pub chord: Chord,
+    /// The notes moved, sorted by slot and index.
+    pub moved: Vec<Move>,
+}
+
+/// A bass or chord note a [`Pivot`] moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Move {
+    /// Its layer's slot.
+    pub slot: usize,
+    /// Its index among its phrase's notes of that layer.
+    pub index: usize,
+    /// Where it starts, in session ticks.
+    pub start: u64,
+    /// Its new pitch.
+    pub pitch: u8,
+    /// Whether it started before the pivot: it then stops at the pivot's `from` and a
+    /// second note sounds the new pitch from there to its end.
+    pub held: bool,
+}
+
+impl Pivot {
+    /// How note `index` of slot `slot` moves, if it does.
+    pub(crate) fn get(&self, slot: usize, index: usize) -> Option<&Move> {
+        self.moved
+            .binary_search_by(|m| (m.slot, m.index).cmp(&(slot, index)))
+            .ok()
+            .map(|k| &self.moved[k])
+    }
+
+    /// Keeps only what was moved before `tick` (the music after it goes back to its own
+    /// harmony); `false` when nothing is left.
+    pub(crate) fn keep_before(&mut self, tick: u64) -> bool {
+        let from = self.from;
+        self.to = self.to.min(tick);
+        self.moved
+            .retain(|m| if m.held { from < tick } else { m.start < tick });
+        self.from < self.to
+    }
+
+    /// The notes `n` (note `index` of slot `slot`, its start at `start` in session ticks)
+    /// sounds as under the pivot: itself, or itself moved, or itself stopped at `from`
+    /// and its continuation on the new pitch.
+    pub(crate) fn apply(
+        pivot: Option<&Pivot>,
+        slot: usize,
+        index: usize,
+        start: u64,
+        n: &Note,
+    ) -> (Note, Option<Note>) {
+        match pivot.and_then(|pv| pv.get(slot, index).map(|m| (pv.from, m))) {
+            Some((from, m)) if m.held && from > start && from < start + n.duration => (
+                Note {
+                    duration: from - start,
+                    ..*n
+                },
+                Some(Note {
+                    start: n.start + (from - start),
+                    duration: start + n.duration - from,
+                    pitch: m.pitch,
+                    ..*n
+                }),
+            ),
+            Some((_, m)) if !m.held => (
+                Note {
+                    pitch: m.pitch,
+                    ..*n
+                },
+                None,
+            ),
+            _ => (*n, None),
+        }
+    }
+}
+
 /// A stinger laid over the music from `start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Overlay {
@@ -251,6 +339,8 @@ pub(crate) struct Timeline {
     pub placements: Vec<Placement>,
     /// Stingers, sorted by start.
     pub overlays: Vec<Overlay>,
+    /// Pivots, by the start of the placement they re-harmonise.
+    pub pivots: BTreeMap<u64, Pivot>,
 }
 
 /// What [`Timeline::render`] includes besides the phrases' notes.
@@ -306,6 +396,7 @@ impl Timeline {
     /// Drops every placement starting at or after `tick`; the one left last plays in full.
     pub(crate) fn drop_from(&mut self, tick: u64) {
         self.placements.retain(|p| p.start < tick);
+        self.pivots.retain(|&start, _| start < tick);
         if let Some(last) = self.placements.last_mut() {
             last.end = last.full_end;
         }
@@ -363,16 +454,24 @@ impl Timeline {
                 }
             }
             previous = Some((phrase, last_bpm, meter));
+            let pivot = self.pivots.get(&p.start);
             for (slot, notes) in phrase.notes.iter().enumerate() {
-                let played = notes.iter().filter_map(|n| {
-                    let start = p.start + n.start;
-                    let end = (start + n.duration).min(stop);
-                    (start >= lo && start < stop && end > start).then(|| Note {
-                        start: start - lo,
-                        duration: end - start,
-                        ..*n
+                let played = notes
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(index, n)| {
+                        let (n, again) = Pivot::apply(pivot, slot, index, p.start + n.start, n);
+                        std::iter::once(n).chain(again)
                     })
-                });
+                    .filter_map(|n| {
+                        let start = p.start + n.start;
+                        let end = (start + n.duration).min(stop);
+                        (start >= lo && start < stop && end > start).then(|| Note {
+                            start: start - lo,
+                            duration: end - start,
+                            ..n
+                        })
+                    });
                 let mut played = played.peekable();
                 if played.peek().is_some() {
                     tracks[slot]

@@ -7,7 +7,7 @@ pub mod common;
 
 use common::{Host, default_table, director};
 use leitmotif_compose::{Composer, Composition, Request};
-use leitmotif_director::{DirectorEvent, DirectorSettings, Job, JobKind};
+use leitmotif_director::{DirectorEvent, DirectorSettings, Job, JobKind, PhraseInfo};
 use leitmotif_model::{BackendChoice, ModelSource};
 use leitmotif_request::request::allowed_pitch_classes;
 use leitmotif_request::{MoodTable, TempoRule};
@@ -24,9 +24,9 @@ fn compose(request: &Request) -> Composition {
     COMPOSER.with(|c| c.compose(request).unwrap_or_else(|e| panic!("{e}")))
 }
 
-/// A session with the real composer: `from` for 8 s, then `to` for 16 s. Returns the host
-/// and the state change's job.
-fn change(seed: u64, from: &str, to: &str) -> (Host, Job) {
+/// A session with the real composer: `from` for 8 s, then `to` for 16 s. Returns the host,
+/// the state change's job and the phrase that played when the change came.
+fn change(seed: u64, from: &str, to: &str) -> (Host, Job, PhraseInfo) {
     let settings = DirectorSettings {
         seed,
         initial_state: from.to_owned(),
@@ -38,6 +38,10 @@ fn change(seed: u64, from: &str, to: &str) -> (Host, Job) {
         .set_state(to)
         .unwrap_or_else(|e| panic!("{e}"));
     host.serve();
+    let playing = host
+        .director
+        .current_phrase()
+        .unwrap_or_else(|| panic!("nothing plays"));
     host.run(16.0, 0.05);
     let job = host
         .jobs
@@ -45,7 +49,7 @@ fn change(seed: u64, from: &str, to: &str) -> (Host, Job) {
         .find(|j| j.kind == JobKind::Change)
         .cloned();
     let job = job.unwrap_or_else(|| panic!("no state change job"));
-    (host, job)
+    (host, job, playing)
 }
 
 /// The pitch classes (0 = C) of the pitched notes of `score`, by how often each sounds.
@@ -65,19 +69,28 @@ fn interval(scale: Scale, pitch_class: usize) -> usize {
 
 #[test]
 fn explore_to_tense_is_minor_from_the_first_bar_after_the_change() {
-    let (host, job) = change(11, "explore", "danger");
+    let (host, job, playing) = change(11, "explore", "danger");
     let d = &host.director;
     let due = job.due_tick;
     let key = job
         .request
         .key
         .unwrap_or_else(|| panic!("the change names no key"));
-    // Explore is the pastoral mood (mixolydian), tense natural minor; the default key rule
-    // keeps the tonic.
-    let before = d.scheduled_score(0, due);
-    let explore = estimated_key(&before).unwrap_or_else(|| panic!("no explore notes"));
-    assert!(!explore.minor, "explore sounds major: {explore:?}");
-    assert_eq!(key, Scale::new(explore.tonic, Mode::NaturalMinor));
+    // Explore is the pastoral mood (mixolydian: a major third), tense natural minor; the
+    // default key rule keeps the tonic. Explore's notes, up to the beat the key change is
+    // prepared on (see below), are all in its scale.
+    assert_eq!(playing.key.mode, Mode::Mixolydian);
+    assert_eq!(key, Scale::new(playing.key.tonic, Mode::NaturalMinor));
+    let (from, pivot) = playing
+        .pivot
+        .unwrap_or_else(|| panic!("the key change is not prepared"));
+    let before = pitch_classes(&d.scheduled_score(0, from));
+    let scale = playing.key.mask();
+    assert!((0..12).all(|pc| before[pc] == 0 || scale[pc]), "{before:?}");
+    assert!(
+        before[(usize::from(key.tonic.index()) + 4) % 12] > 0,
+        "no major third"
+    );
 
     // The tense music, from its first bar: in the minor key by estimate and by its notes.
     let after = d.scheduled_score(due, d.tick());
@@ -119,6 +132,28 @@ fn explore_to_tense_is_minor_from_the_first_bar_after_the_change() {
     if let Some(bass) = track(Role::Bass).and_then(|t| t.notes.first()) {
         assert!(in_triad(bass.pitch), "the bass starts on {}", bass.pitch);
     }
+    // It is prepared: the explore music's last beats before the seam (from the first beat
+    // line after the change, at most a bar) move their bass and chords onto a chord
+    // leading into the new key.
+    assert_eq!(playing.end_tick, due);
+    assert!(d.clock().is_beat(from) && from < due);
+    assert!(due - from <= d.clock().segment_at(from).bar_ticks());
+    let lead = key.tonic.interval_to(pivot.root);
+    assert!([5, 7, 11].contains(&lead), "{pivot} into {key}");
+    let last_beats = d.scheduled_score(from, due);
+    let moved: Vec<u8> = [Role::Bass, Role::Chords]
+        .iter()
+        .filter_map(|role| last_beats.tracks.iter().find(|t| t.role == *role))
+        .flat_map(|t| t.notes.iter().map(|n| n.pitch))
+        .collect();
+    assert!(!moved.is_empty(), "nothing sounds the pivot {pivot}");
+    assert!(
+        moved
+            .iter()
+            .all(|p| pivot.contains(PitchClass::from_midi(*p))),
+        "{moved:?} under {pivot}"
+    );
+
     // The state's later phrases stay in its key.
     let later: Vec<&Job> = host
         .jobs
@@ -135,7 +170,7 @@ fn a_dorian_mood_uses_the_raised_sixth() {
     // the minor sixth and the major third never.
     let mut raised_sixths = 0;
     for seed in [5, 6, 7] {
-        let (host, job) = change(seed, "explore", "mysterious");
+        let (host, job, _) = change(seed, "explore", "mysterious");
         let d = &host.director;
         let key = job
             .request

@@ -13,10 +13,9 @@ use leitmotif_tokens::fnv::Fnv1a;
 /// Update it only when a change to the director's scheduling (when jobs are asked for,
 /// where phrases land, how a session is rendered) or to the fake composer in
 /// `tests/common` is intended; the failure message prints the new value. Last changed
-/// when every phrase came to be asked for in the key its mood's key rule gives from the
-/// key playing (a state change now changes the mode), tempo ramps entered the clock, and
-/// the default table's tempi and layers were grounded on VGMIDI.
-const GOLDEN_SESSION: u64 = 0x8477_7a8d_8d70_d90f;
+/// when a change of key came to be prepared: the bass and chords of the beats before a
+/// seam into another key, where any are left, move onto a pivot chord.
+const GOLDEN_SESSION: u64 = 0x4c7d_78b2_9e12_fbf1;
 
 /// A minute of play: explore, rising intensity, combat, a stinger, a boss, a slow
 /// composer (late phrases), back to explore.
