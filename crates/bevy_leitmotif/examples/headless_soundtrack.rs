@@ -162,6 +162,8 @@ fn play(
                     melody: game.fanfare.clone(),
                     name: "victory fanfare".to_owned(),
                     transition: Transition::NextBar,
+                    // Its own brass and bass, with the victory mood's drums under them.
+                    harmonize: true,
                 });
             }
         }

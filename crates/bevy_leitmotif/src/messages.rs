@@ -175,9 +175,11 @@ pub struct ExportDone {
 
 /// Play a [`Melody`](crate::Melody) asset (a composer's theme, a jingle) as a fixed cue:
 /// on the boundary `transition` names, cutting what plays there; the generated music then
-/// continues from it in the current game state. Waits for the asset to load; a melody that
-/// fails to load, or that the director refuses (no notes, a tempo or meter change), is
-/// reported as a warning and skipped.
+/// continues from it in the current game state. With `harmonize`, the playing mood's bass,
+/// chords and drums that the melody lacks are written under it first, the melody kept note
+/// for note ([`Director::harmonized`](leitmotif_director::Director::harmonized)). Waits for
+/// the asset to load; a melody that fails to load, or that the director refuses (no notes,
+/// a tempo or meter change), is reported as a warning and skipped.
 #[derive(Message, Debug, Clone, PartialEq)]
 pub struct PlayCue {
     /// The melody to play.
@@ -186,6 +188,8 @@ pub struct PlayCue {
     pub name: String,
     /// Where it lands.
     pub transition: Transition,
+    /// Whether the mood's accompaniment is written under it.
+    pub harmonize: bool,
 }
 
 /// Make a [`Melody`](crate::Melody) asset the theme the next phrase continues and

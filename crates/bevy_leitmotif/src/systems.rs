@@ -304,6 +304,15 @@ fn apply_melodies(director: &mut MusicDirector, assets: &mut MusicAssets) {
             continue;
         };
         let result = match first {
+            WaitingMelody::Cue(cue) if cue.harmonize => director
+                .director
+                .harmonized(score)
+                .and_then(|score| {
+                    director
+                        .director
+                        .play_cue(&cue.name, &score, cue.transition)
+                })
+                .map(drop),
             WaitingMelody::Cue(cue) => director
                 .director
                 .play_cue(&cue.name, score, cue.transition)

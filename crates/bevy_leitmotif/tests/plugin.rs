@@ -12,9 +12,13 @@ use bevy_leitmotif::{
     PhraseStarted, PlayCue, PrimeWith, SetGameState, SetIntensity, TransitionDone,
 };
 use leitmotif_compose::{MoodTable, Transition};
-use leitmotif_director::DirectorSettings;
+use leitmotif_director::{DirectorSettings, PPQ};
 use leitmotif_model::ModelSource;
+use leitmotif_score::Role;
 use leitmotif_tokens::Layer;
+
+/// Two bars of 4/4 in the session's ticks.
+const TWO_BARS: u64 = 2 * 4 * PPQ as u64;
 
 const FPS: f64 = 50.0;
 
@@ -280,7 +284,7 @@ fn a_seeded_session_is_golden_and_its_export_reads_back_equal() {
 
 /// A two-bar theme in 4/4 at 100 bpm: a melody track at 96 PPQ.
 fn theme() -> leitmotif_score::Score {
-    use leitmotif_score::{Note, Role, Score, TempoChange, Track};
+    use leitmotif_score::{Note, Score, TempoChange, Track};
     let mut score = Score::new(96);
     score.tempos = vec![TempoChange::from_bpm(0, 100.0).unwrap_or_else(|e| panic!("{e}"))];
     let mut lead = Track::new("Lead", Role::Melody, 73, 0);
@@ -338,6 +342,7 @@ fn melody_assets_play_as_cues_and_prime_the_music() {
             melody: handle,
             name: name.to_owned(),
             transition: Transition::NextBar,
+            harmonize: false,
         });
     }
     run_until(&mut app, |app| {
@@ -380,9 +385,52 @@ fn melody_assets_play_as_cues_and_prime_the_music() {
         .map(|n| n.pitch)
         .collect();
     assert_eq!(pitches, [64, 67, 72, 71, 69, 67, 64, 62]);
+    assert!(
+        session
+            .tracks
+            .iter()
+            .filter(|t| t.role != Role::Melody)
+            .all(|t| t
+                .notes
+                .iter()
+                .all(|n| n.start < start || n.start >= start + TWO_BARS)),
+        "the plain cue has only its melody"
+    );
     // The music goes on after it in the game's state.
     run_seconds(&mut app, 4.0);
     assert_eq!(director(&app).state(), "explore");
+
+    // Harmonized, the same melody plays note for note over the explore mood's bass and
+    // chords, written under it by the arranger.
+    app.world_mut().write_message(PlayCue {
+        melody: melody.clone(),
+        name: "theme harmonized".to_owned(),
+        transition: Transition::NextBar,
+        harmonize: true,
+    });
+    run_until(&mut app, |app| {
+        director(app)
+            .current_phrase()
+            .is_some_and(|p| p.state == "theme harmonized")
+    });
+    let start = director(&app).current_phrase().map_or(0, |p| p.start_tick);
+    run_seconds(&mut app, 5.0);
+    let session = director(&app).session_score();
+    let cue = |role: Role| -> Vec<u8> {
+        session
+            .tracks
+            .iter()
+            .filter(|t| t.role == role)
+            .flat_map(|t| &t.notes)
+            .filter(|n| n.start >= start && n.start < start + TWO_BARS)
+            .map(|n| n.pitch)
+            .collect()
+    };
+    assert_eq!(cue(Role::Melody), [64, 67, 72, 71, 69, 67, 64, 62]);
+    assert!(!cue(Role::Bass).is_empty() && !cue(Role::Chords).is_empty());
+    // The harmony is heard in the melody: the bass starts on a tone of its first bar.
+    let first = cue(Role::Bass).first().map_or(12, |p| p % 12);
+    assert!([4, 7, 0, 11].contains(&first), "the bass starts on {first}");
 
     // A theme primes the next phrase until a phrase made from it arrives.
     app.world_mut().write_message(PrimeWith(Some(melody)));

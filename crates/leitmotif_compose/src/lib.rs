@@ -49,7 +49,7 @@ mod session;
 
 // Requests, moods, prompts and compositions live in `leitmotif_request` (no models, so the
 // director builds without burn); re-exported here so one import serves a composer's user.
-pub use leitmotif_request::{composition, moods, prompt, request, theme};
+pub use leitmotif_request::{composition, harmonize, moods, prompt, request, theme};
 
 pub use bars::{BarPlan, sample_bars};
 pub use composer::{Composer, MODEL_LAYER_SHARE};

@@ -5,11 +5,13 @@
 //! deck the previous state's did not, so that the old music can go on under the new while
 //! it fades out over the new mood's `crossfade_beats` (a crossfade), or stop on the
 //! boundary's sample (a cut). During a crossfade the old music plays what it would have
-//! played had no change come: its phrase goes on past the cut, looping if it ends.
+//! played had no change come: its phrase goes on past the cut, looping if it ends, its
+//! pitched notes moved into the new music's scale where the key changed.
 
 use leitmotif_request::Mood;
 use leitmotif_request::request::layer_of_role;
 use leitmotif_score::Note;
+use leitmotif_score::theory::Scale;
 use leitmotif_tokens::Layer;
 
 use crate::clock::PPQ;
@@ -151,7 +153,8 @@ impl Director {
     /// [`session_score`](Self::session_score), so a note held across a phrase boundary
     /// ends on the very tick the next phrase's notes start. At a change of state whose
     /// mood crossfades, the old state's last phrase goes on (looping if it ends) on its
-    /// deck until its fade is over.
+    /// deck until its fade is over; where the key changed, the notes it starts past the cut
+    /// move to the nearest note of the new key's scale (drums as they are).
     pub fn audible(&self, lo: f64, hi: f64) -> Audible<'_> {
         let mut out = Audible::default();
         if !self.started || hi <= lo {
@@ -225,7 +228,13 @@ impl Director {
                 let Some(phrase) = phrases.get(p.phrase) else {
                     continue;
                 };
-                self.placement_notes(p, phrase, run.deck, tail.then_some(stop), lo, hi, &mut out);
+                // The key the fading tail sounds under: the next state's music's.
+                let under = runs
+                    .get(k + 1)
+                    .and_then(|next| phrases.get(placements[next.first].phrase))
+                    .map(|next| next.key);
+                let tail = tail.then_some(Tail { stop, under });
+                self.placement_notes(p, phrase, run.deck, tail, lo, hi, &mut out);
             }
         }
         for o in &self.timeline.overlays {
@@ -256,7 +265,7 @@ impl Director {
     }
 
     /// The notes of placement `p` overlapping `lo..hi`; with `tail`, its phrase goes on
-    /// past the placement's end (looping) until `tail`, in seconds.
+    /// past the placement's end (looping) until the tail's stop, in the new music's scale.
     #[expect(
         clippy::too_many_arguments,
         reason = "one private helper of `audible`, called once"
@@ -266,14 +275,14 @@ impl Director {
         p: &Placement,
         phrase: &Phrase,
         deck: u8,
-        tail: Option<f64>,
+        tail: Option<Tail>,
         lo: f64,
         hi: f64,
         out: &mut Audible<'_>,
     ) {
         let base = self.clock.seconds_at(p.start);
         let end = self.clock.seconds_at(p.end);
-        let reach = tail.unwrap_or(end);
+        let reach = tail.map_or(end, |t| t.stop);
         if base >= hi || reach <= lo {
             return;
         }
@@ -302,7 +311,7 @@ impl Director {
                         continue;
                     }
                     let off = match tail {
-                        Some(stop) => at(n.start + n.duration).min(stop),
+                        Some(Tail { stop, .. }) => at(n.start + n.duration).min(stop),
                         None if n.start + n.duration >= cut => end,
                         None => at(n.start + n.duration),
                     };
@@ -319,9 +328,11 @@ impl Director {
                 }
             }
         }
-        let Some(stop) = tail else {
+        let Some(Tail { stop, under }) = tail else {
             return;
         };
+        // Past the cut the fading music keeps to the new music's scale.
+        let under = under.filter(|key| *key != phrase.key);
         let length = phrase.length.max(1);
         let mut pass = 0u32;
         loop {
@@ -341,11 +352,15 @@ impl Director {
                     }
                     let off = at(rel + n.duration).min(stop);
                     if on < hi && on < stop && off > lo {
+                        let pitch = match under {
+                            Some(key) if slot != DRUMS => key.snap(n.pitch),
+                            _ => n.pitch,
+                        };
                         out.notes.push(sounding(
                             key(p.start, phrase.id, pass, slot, index),
                             lane,
                             slot,
-                            n,
+                            &Note { pitch, ..*n },
                             on,
                             off,
                         ));
@@ -355,6 +370,17 @@ impl Director {
             pass += 1;
         }
     }
+}
+
+/// The drums' slot: their notes are no pitches.
+const DRUMS: usize = 3;
+
+/// A placement's music going on past its cut while it fades: until `stop` (seconds), in
+/// the scale of `under`, the key of the music it fades under.
+#[derive(Debug, Clone, Copy)]
+struct Tail {
+    stop: f64,
+    under: Option<Scale>,
 }
 
 fn key(placed: u64, phrase: u64, pass: u32, slot: usize, index: usize) -> NoteKey {

@@ -4,13 +4,15 @@
 
 use std::collections::VecDeque;
 
+use leitmotif_arrange::Feel;
+use leitmotif_request::harmonize::{Harmonize, harmonize};
 use leitmotif_request::request::{MAX_BARS, MAX_CANDIDATES, layer_of_role};
 use leitmotif_request::theme::ThemeBook;
 use leitmotif_request::{
     Composition, Curve, Mood, MoodTable, Request, Task, TempoRule, Transition,
 };
 use leitmotif_score::Score;
-use leitmotif_score::theory::{Chord, Scale};
+use leitmotif_score::theory::{Chord, Key, Scale};
 use leitmotif_score::time::Meter;
 use leitmotif_tokens::Layer;
 use leitmotif_tokens::fnv::Fnv1a;
@@ -539,6 +541,58 @@ impl Director {
         tracing::debug!(id, name, start, "cue scheduled");
         self.schedule(phrase, start)?;
         Ok(id)
+    }
+
+    /// `cue`, a melody the game supplies, with the layers the playing mood adds written
+    /// under it by the arranger and the melody kept note for note
+    /// ([`leitmotif_request::harmonize`]): the mood's bass, chords and drums that `cue` has
+    /// no track of, at the current intensity, on the locked progression or the mood's own
+    /// (else the harmony the arranger hears in the melody), humanized as the mood says, in
+    /// the cue's key (its key signature, else estimated from its melody). A cue that has
+    /// every layer of the mood already comes back as it is. Play it with
+    /// [`play_cue`](Self::play_cue).
+    ///
+    /// # Errors
+    /// [`DirectorError::Invalid`] naming the problem: no melody track, bars the arranger
+    /// refuses.
+    pub fn harmonized(&self, cue: &Score) -> Result<Score, DirectorError> {
+        let mood = &self.target.mood;
+        let present = leitmotif_tokens::assign_layers(cue);
+        let layers: Vec<Layer> = mood
+            .layers
+            .iter()
+            .filter_map(|role| layer_of_role(*role))
+            .filter(|l| *l != Layer::Melody && !present.contains(l))
+            .collect();
+        if layers.is_empty() {
+            return Ok(cue.clone());
+        }
+        let key = cue
+            .key_signatures
+            .first()
+            .and_then(|k| Key::from_key_signature(k.sharps, k.minor).ok())
+            .map(Scale::from);
+        let options = Harmonize {
+            layers,
+            key,
+            chords: self
+                .chord_lock
+                .clone()
+                .unwrap_or_else(|| mood.chords.clone()),
+            intensity: Curve::Constant(self.intensity),
+            looped: false,
+            seed: job_seed(self.settings.seed, self.next_id),
+            feel: Feel {
+                humanize: mood.humanize,
+                swing: 0.0,
+            },
+        };
+        harmonize(cue, &options)
+            .map(|done| done.score)
+            .map_err(|e| DirectorError::Invalid {
+                what: "cue",
+                reason: e.to_string(),
+            })
     }
 
     /// Makes `theme` the primer of the next phrase (the first, a state change's or the

@@ -88,6 +88,54 @@ fn a_crossfade_keeps_the_old_music_going_under_the_new_on_the_other_deck() {
 }
 
 #[test]
+fn a_crossfade_into_another_key_fades_the_old_music_in_the_new_scale() {
+    // A major-key mood crossfades over 8 beats (4 s) into a minor one on the same tonic.
+    let table = MoodTable::from_ron(
+        r#"(moods: {
+        "one": (words: ["explore"], mode: major, tempo_bpm: 120, density: 0.5, register: 0.5,
+                intensity: 0.5, layers: [melody, bass], transition: next_bar),
+        "dark": (mode: natural_minor, tempo_bpm: 120, density: 0.5, register: 0.5,
+                 intensity: 0.5, layers: [melody, bass], transition: next_bar,
+                 crossfade_beats: 8),
+    })"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut host = host(table, "one");
+    host.run(1.0, 0.02);
+    // What "one" would play from the next bar (2 s) for the 4 s of the fade.
+    let unchanged = on_deck(&host.director.audible(2.0, 6.0).notes, 0);
+    host.director
+        .set_state("dark")
+        .unwrap_or_else(|e| panic!("{e}"));
+    host.run(6.0, 0.02);
+    let dark = host
+        .director
+        .current_phrase()
+        .map(|p| p.key)
+        .unwrap_or_else(|| panic!("nothing plays"));
+    let tail: Vec<(f64, u8)> = on_deck(&host.director.audible(2.0, 6.0).notes, 0)
+        .iter()
+        .filter(|n| n.on >= 2.0)
+        .map(|n| (n.on, n.pitch))
+        .collect();
+    // The same notes at the same times, each moved to the nearest note of the new scale;
+    // some of them were not in it.
+    let expected: Vec<(f64, u8)> = unchanged
+        .iter()
+        .filter(|n| n.on >= 2.0 && n.on < 6.0)
+        .map(|n| (n.on, dark.snap(n.pitch)))
+        .collect();
+    assert_eq!(tail.len(), 16, "8 beats of melody and bass");
+    assert_eq!(tail, expected);
+    assert!(
+        unchanged
+            .iter()
+            .any(|n| n.on >= 2.0 && !dark.contains_pitch(n.pitch)),
+        "nothing to move in {dark}"
+    );
+}
+
+#[test]
 fn a_cut_ends_the_old_music_on_the_boundary() {
     let mut host = host(rules_table(), "explore");
     host.run(1.0, 0.02);

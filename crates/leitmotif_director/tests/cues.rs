@@ -261,3 +261,86 @@ fn a_theme_primes_the_next_phrase_until_one_made_from_it_arrives() {
         .unwrap_or_else(|| panic!("accepted"));
     assert!(err.to_string().contains("theme"), "{err}");
 }
+
+/// [`fanfare`]'s melody alone, in G major by its key signature.
+fn bare_fanfare() -> Score {
+    let mut score = fanfare();
+    score.tracks.truncate(1);
+    score.key_signatures = vec![leitmotif_score::KeySignatureChange {
+        tick: 0,
+        sharps: 1,
+        minor: false,
+    }];
+    score
+}
+
+#[test]
+fn a_cue_is_harmonized_with_the_moods_layers_its_melody_kept() {
+    // "base" writes melody and bass; "pair" melody and chords.
+    let host = Host::new(director(DirectorSettings::default(), rules_table()));
+    let cue = bare_fanfare();
+    let done = host
+        .director
+        .harmonized(&cue)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let roles: Vec<Role> = done.tracks.iter().map(|t| t.role).collect();
+    assert_eq!(roles, [Role::Melody, Role::Bass]);
+    assert_eq!(done.tracks[0].notes, cue.tracks[0].notes);
+    // In G major (the signature): the bass plays G-major triad roots, starting on G.
+    let bass = &done.tracks[1].notes;
+    assert!(!bass.is_empty());
+    assert_eq!(bass[0].pitch % 12, 7);
+    assert!(
+        bass.iter()
+            .all(|n| [7, 0, 2, 4, 9, 11].contains(&(n.pitch % 12)))
+    );
+    // The director plays it like any cue.
+    let mut host = host;
+    host.director
+        .play_cue("fanfare", &done, Transition::Immediate)
+        .unwrap_or_else(|e| panic!("{e}"));
+    host.run(1.0, 0.05);
+    let session = host.director.session_score();
+    assert!(
+        session
+            .tracks
+            .iter()
+            .any(|t| t.role == Role::Bass && !t.notes.is_empty())
+    );
+
+    // A mood's chords; a layer the cue has already is kept as it is, not written again.
+    let mut host = Host::new(director(DirectorSettings::default(), rules_table()));
+    host.director
+        .set_state("bars_2")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let chords = host
+        .director
+        .harmonized(&cue)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let roles: Vec<Role> = chords.tracks.iter().map(|t| t.role).collect();
+    assert_eq!(roles, [Role::Melody, Role::Chords]);
+    let again = host
+        .director
+        .harmonized(&chords)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, chords);
+
+    // No melody: refused by name.
+    let mut drums_only = Score::new(96);
+    let mut kit = Track::new("Kit", Role::Drums, 0, 9);
+    kit.notes.push(Note {
+        start: 0,
+        duration: 48,
+        pitch: 36,
+        velocity: 90,
+    });
+    drums_only.tracks.push(kit);
+    drums_only.end_tick = 96 * 4;
+    match host.director.harmonized(&drums_only) {
+        Err(DirectorError::Invalid { what, reason }) => {
+            assert_eq!(what, "cue");
+            assert!(reason.contains("no melody track"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

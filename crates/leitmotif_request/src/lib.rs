@@ -8,6 +8,7 @@
 //!   word it did not use;
 //! - [`Composition`]: a finished phrase with everything that reproduces it;
 //! - [`theme`]: leitmotifs, a theme stated in the mood playing, developed, and recalled;
+//! - [`harmonize`]: bass, chords and drums under a given melody, kept note for note;
 //! - [`form`]: the plan of sections (`A A' B A''`) a mood's music walks while it lasts, and
 //!   [`similarity`]: how often a melody's bar groups return later, exactly or varied.
 //!
@@ -29,6 +30,7 @@
 pub mod composition;
 mod error;
 pub mod form;
+pub mod harmonize;
 pub mod moods;
 pub mod prompt;
 pub mod request;
