@@ -132,6 +132,12 @@ pub fn harmonize(args: &HarmonizeArgs) -> Result<(), CliError> {
             return Err(usage(format!("--layers: {e}")));
         }
         Err(HarmonizeError::Arrange(e)) => return Err(e.into()),
+        Err(HarmonizeError::Present(layer)) => {
+            return Err(usage(format!(
+                "{}: it already has a {layer} track; leave {layer} out of --layers",
+                args.melody.display()
+            )));
+        }
         Err(e) => return Err(usage(format!("{}: {e}", args.melody.display()))),
     };
     let Harmonized {
