@@ -5,6 +5,7 @@ use leitmotif_score::theory::{Chord, ChordQuality, PitchClass};
 use serde::{Deserialize, Serialize};
 
 use crate::grid::BarGrid;
+use crate::notes::nearest;
 use crate::settings::{self, ArrangeError, ArrangeSettings, BarSlot};
 
 /// The harmony of one span: usually one bar, or half of a long bar whose melody clearly
@@ -150,14 +151,7 @@ impl Context {
 
     /// The candidate maximising `score`, the earliest on ties.
     fn argmax(&self, score: impl Fn(Chord) -> f64) -> Chord {
-        let mut best = (self.tonic_chord, f64::NEG_INFINITY);
-        for &c in &self.candidates {
-            let s = score(c);
-            if s > best.1 + 1e-12 {
-                best = (c, s);
-            }
-        }
-        best.0
+        argmax(&self.candidates, self.tonic_chord, score)
     }
 
     /// A mild preference for the tonic, dominant and subdominant, against diminished triads.
@@ -210,6 +204,19 @@ impl Context {
     }
 }
 
+/// The chord of `candidates` maximising `score`, the earliest on ties; `fallback` when
+/// there are none.
+fn argmax(candidates: &[Chord], fallback: Chord, score: impl Fn(Chord) -> f64) -> Chord {
+    let mut best = (fallback, f64::NEG_INFINITY);
+    for &c in candidates {
+        let s = score(c);
+        if s > best.1 + 1e-12 {
+            best = (c, s);
+        }
+    }
+    best.0
+}
+
 /// How strongly `chord` leads to `target`: its dominant (major, then minor), its
 /// leading-tone triad, its subdominant, else not at all.
 fn lead(chord: Chord, target: Chord) -> f64 {
@@ -258,46 +265,28 @@ pub fn pivot(
             .iter()
             .all(|pc| to.allowed[usize::from(pc.index())])
     };
-    let score = |c: Chord| {
+    argmax(&candidates, dominant, |c| {
         let common = if in_new(c) { PIVOT_COMMON } else { 0.0 };
         fit(c, &weights) + lead(c, new.tonic_chord) + common
-    };
-    let mut best = (dominant, f64::NEG_INFINITY);
-    for c in candidates {
-        let s = score(c);
-        if s > best.1 + 1e-12 {
-            best = (c, s);
-        }
-    }
-    best.0
+    })
 }
 
 /// The pitch nearest to `pitch` whose pitch class is a tone of `chord` (the lower one on a
 /// tie), within `0..=127`: how a part's note moves onto a new chord.
 pub fn nearest_chord_tone(pitch: u8, chord: Chord) -> u8 {
-    let pitch = pitch.min(127);
-    let tone = |p: u8| chord.contains(PitchClass::from_midi(p));
-    for distance in 0..12u8 {
-        if let Some(below) = pitch.checked_sub(distance).filter(|&p| tone(p)) {
-            return below;
-        }
-        if let Some(above) = pitch.checked_add(distance).filter(|&p| p <= 127 && tone(p)) {
-            return above;
-        }
-    }
-    pitch
+    nearest(&(0..=127), f64::from(pitch.min(127)), |p| {
+        chord.contains(PitchClass::from_midi(p))
+    })
+    .unwrap_or(pitch)
 }
 
 /// The pitch nearest to `pitch` whose pitch class is `chord`'s root (the lower one on a
 /// tie), within `0..=127`: where a bass moves onto a new chord.
 pub fn nearest_root(pitch: u8, chord: Chord) -> u8 {
-    let pitch = pitch.min(127);
-    let up = chord.root.interval_to(PitchClass::from_midi(pitch));
-    // `up` semitones above the root below (or at) `pitch`; the one above is 12 - up away.
-    match pitch.checked_sub(up) {
-        Some(below) if up <= 6 || pitch + (12 - up) > 127 => below,
-        _ => pitch + (12 - up),
-    }
+    nearest(&(0..=127), f64::from(pitch.min(127)), |p| {
+        PitchClass::from_midi(p) == chord.root
+    })
+    .unwrap_or(pitch)
 }
 
 /// The tonic triad the arranger uses for `settings` (see [`harmony`]).

@@ -149,6 +149,16 @@ fn scale_of(sharps: i8, minor: bool) -> Scale {
     )
 }
 
+/// The scale written with the signature `(sharps, minor)`: `asked` where it is written so
+/// (a signature alone cannot tell G mixolydian, written with G major's, from G major),
+/// else the signature's major or minor key.
+fn scale_written(sharps: i8, minor: bool, asked: Option<Scale>) -> Scale {
+    match asked {
+        Some(key) if signature_of(key) == (sharps, minor) => key,
+        _ => scale_of(sharps, minor),
+    }
+}
+
 /// The key signature (sharps, minor) a scale is written with.
 pub(crate) fn signature_of(scale: Scale) -> (i8, bool) {
     let minor = scale.mode.is_minor();
@@ -318,12 +328,10 @@ pub(crate) fn setup(request: &Request) -> Result<Setup, ComposeError> {
             let continuing = matches!(request.task, Task::Continue { .. });
             Ok(Setup {
                 style,
-                // An infill keeps the score's key; a requested key written with the same
-                // signature names its mode (a signature alone cannot tell G mixolydian,
-                // written with G major's, from G major).
+                // An infill keeps the score's key, in the requested mode where it can.
                 scale: match request.key {
-                    Some(key) if continuing || signature_of(key) == (sharps, minor) => key,
-                    _ => scale_of(sharps, minor),
+                    Some(key) if continuing => key,
+                    asked => scale_written(sharps, minor, asked),
                 },
                 bpm: if continuing {
                     request.tempo_bpm.unwrap_or(bpm)
@@ -542,16 +550,9 @@ pub(crate) fn plan(
                     GenBar {
                         controls: c,
                         origin: span.start / unit,
-                        // The bar's key, in the requested mode where that key is
-                        // written with the bar's signature.
+                        // The bar's key, in the requested mode where it can.
                         intervals: allowed_intervals(
-                            if signature_of(setup.scale) == (c.sharps, c.minor) {
-                                setup.scale.mode
-                            } else if c.minor {
-                                Mode::NaturalMinor
-                            } else {
-                                Mode::Major
-                            },
+                            scale_written(c.sharps, c.minor, Some(setup.scale)).mode,
                         ),
                         arrival: None,
                         register_window: true,

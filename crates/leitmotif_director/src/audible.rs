@@ -16,7 +16,7 @@ use leitmotif_tokens::Layer;
 
 use crate::clock::PPQ;
 use crate::director::Director;
-use crate::session::{Phrase, Pivot, Placement, ROLES};
+use crate::session::{DRUMS, Phrase, Pivot, Placement, ROLES};
 
 /// Where a note sounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -371,9 +371,6 @@ impl Director {
         }
     }
 }
-
-/// The drums' slot: their notes are no pitches.
-const DRUMS: usize = 3;
 
 /// A placement's music going on past its cut while it fades: until `stop` (seconds), in
 /// the scale of `under`, the key of the music it fades under.

@@ -10,11 +10,7 @@ use leitmotif_score::theory::{Chord, PitchClass, Scale};
 
 use crate::clock::PPQ;
 use crate::director::Director;
-use crate::session::{Move, Phrase, Pivot};
-
-/// Slots of the parts a pivot moves: bass and chords.
-const BASS: usize = 1;
-const CHORDS: usize = 2;
+use crate::session::{BASS, CHORDS, MELODY, Move, Phrase, Pivot};
 
 impl Director {
     /// Prepares the seam at `start`, where the placement just made begins, when its key
@@ -37,10 +33,7 @@ impl Director {
         // What an earlier seam here moved and no player has had yet goes back first; a
         // pivot a player has had part of stays as it was played.
         let origin = before.start;
-        if let Some(mut pivot) = self.timeline.pivots.remove(&origin)
-            && pivot.keep_before(self.horizon())
-        {
-            self.timeline.pivots.insert(origin, pivot);
+        if self.release_pivot(origin) {
             return;
         }
         let phrases = &self.timeline.phrases;
@@ -71,7 +64,7 @@ impl Director {
             intensity: 0.5,
         };
         let chord = pivot(
-            &old.notes[0],
+            &old.notes[MELODY],
             &slot,
             from - origin,
             start - origin,
@@ -100,16 +93,23 @@ impl Director {
     /// Undoes the part not yet handed to a player of the pivot ending the music now (the
     /// seam it prepared was dropped).
     pub(crate) fn release_seam(&mut self) {
-        let Some(last) = self.timeline.placements.last() else {
-            return;
-        };
-        let horizon = self.horizon();
-        let start = last.start;
-        if let Some(pivot) = self.timeline.pivots.get_mut(&start)
-            && !pivot.keep_before(horizon)
-        {
-            self.timeline.pivots.remove(&start);
+        if let Some(last) = self.timeline.placements.last() {
+            self.release_pivot(last.start);
         }
+    }
+
+    /// Undoes the part not yet handed to a player of the pivot of the placement starting
+    /// at `origin`; returns whether any of it is left.
+    fn release_pivot(&mut self, origin: u64) -> bool {
+        let horizon = self.horizon();
+        let Some(pivot) = self.timeline.pivots.get_mut(&origin) else {
+            return false;
+        };
+        let kept = pivot.keep_before(horizon);
+        if !kept {
+            self.timeline.pivots.remove(&origin);
+        }
+        kept
     }
 }
 

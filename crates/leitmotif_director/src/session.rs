@@ -17,6 +17,12 @@ use crate::error::DirectorError;
 /// The roles the session keeps, in track order.
 pub(crate) const ROLES: [Role; 4] = [Role::Melody, Role::Bass, Role::Chords, Role::Drums];
 
+/// The slots of [`ROLES`], by name.
+pub(crate) const MELODY: usize = 0;
+pub(crate) const BASS: usize = 1;
+pub(crate) const CHORDS: usize = 2;
+pub(crate) const DRUMS: usize = 3;
+
 /// The stinger track's name, channel and default program (brass section).
 const STINGER_TRACK: (&str, u8, u8) = ("Stinger", 4, 61);
 
